@@ -1,0 +1,514 @@
+"""scikit-learn estimators: :class:`ConstrainedRBM` (and the shared base)."""
+
+import numbers
+
+import numpy as np
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.parallel import Parallel, delayed
+
+from ._compat import (
+    Interval,
+    StrOptions,
+    _check_sample_weight,
+    _fit_context,
+    check_is_fitted,
+    validate_data,
+)
+from ._layers import UNIT_TYPES, make_layer
+from ._rbm import MAX_EXACT_STATES, RBM
+from ._training import DivergenceError, PCDTrainer, canonical_rows
+
+_VISIBLE_TYPES = {"auto", "bernoulli", "spin", "gaussian", "relu", "drelu", "potts"}
+_CHAIN_BLOCK = 64  # chains per independently seeded block (fixed: results do not depend on n_jobs)
+
+
+def _hidden_spec_ok(spec):
+    return isinstance(spec, str) and spec in UNIT_TYPES
+
+
+class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Shared implementation of the RBM estimators (not public)."""
+
+    _parameter_constraints = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "visible": [StrOptions(_VISIBLE_TYPES), tuple],
+        "hidden": [StrOptions(set(UNIT_TYPES)), list],
+        "order": [Interval(numbers.Integral, 0, 2, closed="both")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "n_gibbs_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions({"adam", "sgd"})],
+        "l1": [Interval(numbers.Real, 0, None, closed="left")],
+        "l2": [Interval(numbers.Real, 0, None, closed="left")],
+        "l1l2": [Interval(numbers.Real, 0, None, closed="left")],
+        "center": ["boolean"],
+        "warm_start": ["boolean"],
+        "n_jobs": [numbers.Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------------------ tags / names
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.target_tags.required = self.order >= 1
+        tags.non_deterministic = False
+        return tags
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    # ------------------------------------------------------------------ validation
+    def _check_X(self, X, reset):
+        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+        if X.shape[0] == 0:  # pragma: no cover - validate_data already refuses this
+            raise ValueError("X has 0 samples; at least one is required.")
+        return X
+
+    def _choose_visible(self, X):
+        spec = self.visible
+        q = None
+        if isinstance(spec, tuple):
+            if not (len(spec) == 2 and spec[0] == "potts"
+                    and isinstance(spec[1], numbers.Integral) and spec[1] >= 2):
+                raise ValueError(
+                    f"visible={spec!r} is not understood; pass a unit-type name from "
+                    f"{sorted(_VISIBLE_TYPES)} or ('potts', q) with an integer q >= 2."
+                )
+            spec, q = spec
+        if spec == "auto":
+            vals = np.unique(X)
+            if np.all(np.isin(vals, (0.0, 1.0))):
+                spec = "bernoulli"
+            elif np.all(np.isin(vals, (-1.0, 1.0))):
+                spec = "spin"
+            else:
+                spec = "gaussian"
+        if spec == "potts" and q is None:
+            bad = (X < 0) | (X != np.round(X))
+            if bad.any():
+                i, j = np.argwhere(bad)[0]
+                raise ValueError(
+                    f"X has value {X[i, j]!r} in column {j}, row {i}; potts visible units "
+                    "accept non-negative integer categories 0..q-1."
+                )
+            q = max(int(X.max()) + 1, 2)
+        return spec, q
+
+    def _labels_for_fit(self, y, labels):
+        lab = labels if labels is not None else y
+        if self.order >= 1 and lab is None:
+            raise ValueError(
+                f"{type(self).__name__} with order={self.order} requires y to be passed, "
+                "but the target y is None. Pass the labels to constrain as y or labels=."
+            )
+        return lab if self.order >= 1 else None
+
+    # ------------------------------------------------------------------ building
+    def _build_rbm(self, X, w, rng):
+        spec, q = self._choose_visible(X)
+        dtype = X.dtype
+        n_features = X.shape[1]
+        visible = make_layer(spec, n_features, dtype=dtype, q=q, where="visible")
+        visible.validate(X)
+        hidden = self._make_hidden(dtype)
+        Xe = visible.encode(X)
+        wn = w / w.sum()
+        visible.init_from_data(Xe, wn)
+        norm2 = float(wn @ np.einsum("ni,ni->n", Xe, Xe))
+        scale = 0.1 / np.sqrt(max(norm2, 1e-12))
+        W = (rng.standard_normal((visible.size, hidden.size)) * scale).astype(dtype)
+        return RBM(visible, hidden, W), Xe
+
+    def _make_hidden(self, dtype):
+        return make_layer(self.hidden, self.n_components, dtype=dtype)
+
+    def _make_trainer(self):
+        return PCDTrainer(
+            learning_rate=self.learning_rate, batch_size=self.batch_size,
+            n_gibbs_steps=self.n_gibbs_steps, optimizer=self.optimizer, l1=self.l1,
+            l2=self.l2, l1l2=self.l1l2, center=self.center,
+        )
+
+    def _make_constraint(self, rbm, Xe, w, labels):
+        """Constraint hook for the trainer (None at order 0)."""
+        if self.order == 0:
+            return None
+        from ._constrained import make_constraint
+
+        return make_constraint(self, rbm, Xe, w, labels)
+
+    # ------------------------------------------------------------------ fitting
+    def _prepare(self, X, y, labels, sample_weight, reset):
+        X = self._check_X(X, reset=reset)
+        lab = self._labels_for_fit(y, labels)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+            if not np.isfinite(sample_weight).all():
+                raise ValueError("sample_weight contains NaN or infinity.")
+            if sample_weight.sum() <= 0:
+                raise ValueError("sample_weight sums to zero; at least one positive weight "
+                                 "is required.")
+        if lab is not None:
+            lab = np.asarray(lab)
+            if lab.shape[0] != X.shape[0]:
+                raise ValueError(
+                    f"labels/y has {lab.shape[0]} rows but X has {X.shape[0]} samples; "
+                    "they must match."
+                )
+        return X, lab, sample_weight
+
+    def _fit(self, X, y, labels, sample_weight, *, partial):
+        first = not (partial or self.warm_start) or not hasattr(self, "rbm_")
+        X, lab, sw = self._prepare(X, y, labels, sample_weight, reset=first)
+        rng = check_random_state(self.random_state)
+        gen = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+        if first:
+            rbm, Xe = self._build_rbm(X, np.ones(len(X)) if sw is None else sw, gen)
+        else:
+            rbm = self.rbm_.copy()
+            rbm.visible.validate(X)
+            Xe = rbm.visible.encode(X)
+            if X.dtype != rbm.dtype:
+                Xe = Xe.astype(rbm.dtype)
+        codes, uniques = (None, None) if lab is None else _label_codes(lab)
+        Xc, wc, codes_c = canonical_rows(Xe, sw, codes)
+        labc = None if lab is None else _restore_labels(codes_c, uniques, lab.ndim)
+        trainer = self.trainer_ if (not first and hasattr(self, "trainer_")) else None
+        if trainer is None:
+            trainer = self._make_trainer()
+            trainer.initialise_chains(rbm, gen)
+            if trainer.center:
+                trainer.set_offsets(rbm, Xc, wc)
+        else:
+            trainer = _copy_trainer(trainer)
+            trainer.learning_rate = self.learning_rate
+        if first or trainer.constraint is None:
+            trainer.constraint = self._make_constraint(
+                rbm, Xc, wc, labc)
+        if trainer.constraint is not None and first:
+            trainer.constraint.initialise(rbm)
+        n_epochs = 1 if partial else self.n_iter
+        start = 0 if first else getattr(self, "n_iter_", 0)
+        monitor = None
+        if self.verbose:
+            def monitor(epoch):
+                pl = float(np.mean(rbm.log_pseudolikelihood(Xc[:1000]))) if len(Xc) else 0.0
+                extra = ""
+                if trainer.constraint is not None:
+                    extra = f", constraint residual = {trainer.constraint.residual(rbm):.3g}"
+                return f", pseudo-likelihood = {pl:.4f}{extra}"
+        try:
+            trainer.run_epochs(rbm, Xc, wc, n_epochs, gen, verbose=self.verbose,
+                               name=type(self).__name__, monitor=monitor, start_epoch=start)
+        except DivergenceError:
+            raise
+        # commit the fitted state only after a successful fit
+        self.rbm_ = rbm
+        self.trainer_ = trainer
+        self.n_iter_ = start + n_epochs
+        self._set_public_attributes()
+        return self
+
+    def _set_public_attributes(self):
+        rbm = self.rbm_
+        self.components_ = rbm.W.T
+        self.intercept_visible_ = _linear_field(rbm.visible)
+        self.intercept_hidden_ = _linear_field(rbm.hidden)
+        self.visible_layer_ = rbm.visible
+        self.hidden_layer_ = rbm.hidden
+        self.chains_ = rbm.visible.decode(self.trainer_.chains)
+
+    # ------------------------------------------------------------------ public API
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, *, labels=None, sample_weight=None):
+        """Fit the model to X by persistent contrastive divergence.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (float32 data is trained in float32).
+        y : array-like of shape (n_samples,) or (n_samples, n_attributes), default=None
+            Labels to constrain when ``order >= 1`` and ``labels`` is None; ignored at
+            ``order=0``.
+        labels : array-like, default=None
+            Labels to constrain; takes precedence over ``y``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights are exactly equivalent to repeating rows.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, labels, sample_weight, partial=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, *, labels=None, sample_weight=None):
+        """One pass of PCD over X, continuing from the current state (chains, optimizer).
+
+        The first call initialises the model from X as ``fit`` would.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(X, y, labels, sample_weight, partial=True)
+
+    def _encode(self, X):
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        rbm = self.rbm_
+        rbm.visible.validate(X)
+        return rbm.visible.encode(X).astype(rbm.dtype, copy=False)
+
+    def transform(self, X):
+        """Conditional means of the hidden units, ``E[h | v]`` (deterministic).
+
+        Returns
+        -------
+        H : ndarray of shape (n_samples, n_components)
+        """
+        v = self._encode(X)
+        return self.rbm_.hidden.mean(v @ self.rbm_.W)
+
+    def inverse_transform(self, H):
+        """Conditional means of the visible units given hidden values.
+
+        For Potts visible units the most probable category of each site is returned.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        H = _check_hidden(H, self.rbm_)
+        m = self.rbm_.visible.mean(H @ self.rbm_.W.T)
+        return self.rbm_.visible.decode(m) if self.rbm_.visible.name == "potts" else m
+
+    def free_energy(self, X):
+        """Free energy F(v) of each sample (lower = more probable)."""
+        return self.rbm_.free_energy(self._encode(X))
+
+    def score_samples(self, X):
+        """Exact log pseudo-likelihood of each sample (sum over all visible sites).
+
+        Discrete visible units: sum over sites of log P(v_i | v_-i).  Continuous visible
+        units: sum of conditional log-densities, normalised by quadrature.
+        """
+        return self.rbm_.log_pseudolikelihood(self._encode(X))
+
+    def score(self, X, y=None):
+        """Mean log pseudo-likelihood of X (so that model selection works without a scorer)."""
+        return float(np.mean(self.score_samples(X)))
+
+    def log_partition(self, method="exact"):
+        """Log partition function log Z.
+
+        Parameters
+        ----------
+        method : {"exact"}
+            Exact enumeration of the smaller discrete layer (up to 2**22 states), or the
+            closed form for Gaussian-Gaussian models.
+        """
+        check_is_fitted(self)
+        if method != "exact":
+            raise ValueError(f"method={method!r} is not supported; accepted: 'exact'.")
+        return self.rbm_.log_partition_exact(MAX_EXACT_STATES)
+
+    def log_likelihood(self, X, method="exact"):
+        """Exact log-likelihood log P(v) = -F(v) - log Z per sample."""
+        logZ = self.log_partition(method=method)
+        return -self.free_energy(X) - logZ
+
+    def gibbs(self, X, *, n_steps=1, random_state=None):
+        """Continue Gibbs chains started at X for ``n_steps`` sweeps; returns the new v."""
+        v = self._encode(X)
+        return self._run_chains(v, n_steps, random_state)
+
+    def sample(self, n_samples=1, *, n_steps=1000, random_state=None):
+        """Draw ``n_samples`` from fresh chains started from the independent-site model of
+        the visible fields and run for ``n_steps`` Gibbs sweeps."""
+        check_is_fitted(self)
+        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        return self._run_chains(None, n_steps, random_state, n_samples=n_samples)
+
+    def _run_chains(self, v, n_steps, random_state, n_samples=None):
+        if not isinstance(n_steps, numbers.Integral) or n_steps < 0:
+            raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}.")
+        rng = check_random_state(random_state)
+        n = n_samples if v is None else v.shape[0]
+        n_blocks = -(-n // _CHAIN_BLOCK)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=n_blocks)
+        rbm = self.rbm_
+        blocks = [(k * _CHAIN_BLOCK, min(n, (k + 1) * _CHAIN_BLOCK)) for k in range(n_blocks)]
+        n_jobs = min(effective_n_jobs(self.n_jobs), n_blocks)
+        results = Parallel(n_jobs=n_jobs)(
+            delayed(_chain_block)(rbm, None if v is None else v[a:b], b - a, n_steps, s)
+            for (a, b), s in zip(blocks, seeds)
+        )
+        out = np.concatenate(results, axis=0)
+        return rbm.visible.decode(out)
+
+
+def _chain_block(rbm, v, n, n_steps, seed):
+    gen = np.random.default_rng(seed)
+    if v is None:
+        v = rbm.sample_independent_visible(n, gen)
+    v, _ = rbm.gibbs(v, n_steps, gen)
+    return v
+
+
+def _check_hidden(H, rbm):
+    from sklearn.utils import check_array
+
+    H = check_array(H, dtype=[np.float64, np.float32])
+    if H.shape[1] != rbm.hidden.size:
+        raise ValueError(
+            f"H has {H.shape[1]} columns but the model has {rbm.hidden.size} hidden units."
+        )
+    return H.astype(rbm.dtype, copy=False)
+
+
+def _linear_field(layer):
+    params = layer.params
+    if "theta" in params:
+        return params["theta"]
+    if "theta_p" in params:  # dReLU: report the mean of the two sides' linear fields
+        return (params["theta_p"] + params["theta_n"]) / 2
+    return np.concatenate([v for k, v in params.items() if k.endswith("theta")
+                           or k.endswith("theta_p")])
+
+
+def _label_codes(lab):
+    """Integer codes (float array, one column per label column) and the values per column,
+    so labels of any dtype can join the canonical-row key."""
+    lab2 = lab.reshape(len(lab), -1)
+    uniques, codes = [], np.empty(lab2.shape, dtype=np.float64)
+    for j in range(lab2.shape[1]):
+        u, c = np.unique(lab2[:, j], return_inverse=True)
+        uniques.append(u)
+        codes[:, j] = c
+    return codes, uniques
+
+
+def _restore_labels(codes, uniques, ndim):
+    cols = [u[codes[:, j].astype(np.intp)] for j, u in enumerate(uniques)]
+    return cols[0] if ndim == 1 else np.stack(cols, axis=1)
+
+
+def _copy_trainer(trainer):
+    import copy
+
+    return copy.deepcopy(trainer)
+
+
+class ConstrainedRBM(_BaseRBM):
+    """Restricted Boltzmann machine whose hidden units are kept free of label information.
+
+    All hidden units carry the constraints of ``order`` (method of Fernandez-de-Cossio-Diaz,
+    Cocco and Monasson, PRX 2023): order 1 makes the hidden inputs uncorrelated with every
+    label direction (``q^T W = 0``), order 2 also makes their label-conditional second
+    moments equal (``W^T Q W = 0``).  ``order=0`` is a plain RBM.
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Number of hidden units.
+    visible : {"auto", "bernoulli", "spin", "gaussian", "relu", "drelu", "potts"} or \
+("potts", q), default="auto"
+        Visible unit type. "auto" picks bernoulli for data in {0, 1}, spin for data in
+        {-1, +1} and gaussian otherwise. "potts" takes integer categories 0..q-1 per column
+        (q inferred from the data unless given as ("potts", q)).
+    hidden : str or list of (str, int), default="bernoulli"
+        Hidden unit type, or a list of ``(type, n_units)`` groups for a mixed hidden layer,
+        e.g. ``[("spin", 1), ("gaussian", 99)]`` (the groups must add up to n_components).
+    order : {0, 1, 2}, default=0
+        Order of the label constraints imposed on all hidden units.
+    learning_rate : float, default=1e-3
+        Step size of the optimizer.
+    batch_size : int, default=64
+        Minibatch size; also the number of persistent chains.
+    n_iter : int, default=10
+        Number of epochs (passes over the distinct training rows).
+    n_gibbs_steps : int, default=1
+        Gibbs sweeps of the persistent chains before each update (the k of PCD-k).
+    optimizer : {"adam", "sgd"}, default="adam"
+        Update rule (Adam with betas (0.9, 0.999)).
+    l1, l2, l1l2 : float, default=0.0
+        Weight penalties: l1 |W|, l2 W^2 / 2 and the "L1^2" penalty
+        l1l2 / (2N) sum_mu (sum_i |W_i mu|)^2.
+    center : bool, default=True
+        Centered gradients (Melchior et al. 2016): offsets are the data mean of v and a
+        running mean of <h | v>. Parameters are always stored in the plain form.
+    warm_start : bool, default=False
+        Reuse the fitted parameters, chains and optimizer state on the next ``fit``.
+    n_jobs : int, default=None
+        Number of jobs for the independent Gibbs chains of ``sample`` and ``gibbs``.
+        ``None`` means 1 unless in a :obj:`joblib.parallel_backend` context. ``-1`` means
+        using all processors. See :term:`Glossary <n_jobs>` for more details.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, minibatch order and the Gibbs chains.
+    verbose : int, default=0
+        0 is silent; 1 prints one line per epoch with the pseudo-likelihood.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_visible_columns)
+        Weights W^T (for Potts visible units, column ``i*q + a`` is state a of site i).
+    intercept_visible_ : ndarray
+        Linear fields of the visible units (plain parametrisation).
+    intercept_hidden_ : ndarray of shape (n_components,)
+        Linear fields of the hidden units.
+    visible_layer_, hidden_layer_ : Layer
+        The unit types with all their parameters (``.params``).
+    chains_ : ndarray
+        Persistent chains at the end of training, in the data representation.
+    n_iter_ : int
+        Number of epochs run so far.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit (only when X has string feature names).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrbm import ConstrainedRBM
+    >>> X = (np.random.default_rng(0).random((100, 6)) < 0.3).astype(float)
+    >>> rbm = ConstrainedRBM(n_components=3, n_iter=2, random_state=0).fit(X)
+    >>> rbm.transform(X).shape
+    (100, 3)
+    >>> rbm.visible_layer_.name
+    'bernoulli'
+    """
+
+    def __init__(self, n_components=256, *, visible="auto", hidden="bernoulli", order=0,
+                 learning_rate=1e-3, batch_size=64, n_iter=10, n_gibbs_steps=1,
+                 optimizer="adam", l1=0.0, l2=0.0, l1l2=0.0, center=True, warm_start=False,
+                 n_jobs=None, random_state=None, verbose=0):
+        self.n_components = n_components
+        self.visible = visible
+        self.hidden = hidden
+        self.order = order
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.n_gibbs_steps = n_gibbs_steps
+        self.optimizer = optimizer
+        self.l1 = l1
+        self.l2 = l2
+        self.l1l2 = l1l2
+        self.center = center
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose

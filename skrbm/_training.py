@@ -1,0 +1,220 @@
+"""Persistent contrastive divergence (PCD-k) training, generic over unit types.
+
+The log-likelihood gradient of any parameter is ``E_data[-dF/dw] - E_model[-dF/dw]``; the
+model term comes from persistent fantasy chains advanced by ``k`` Gibbs sweeps before each
+update.  Parameters are stored in the plain parametrisation (E = U_v + U_h - v W h); centering
+(Melchior et al. 2016) is applied as an exact change of coordinates of the update, so the
+stored parameters always describe the model directly.
+"""
+
+import time
+
+import numpy as np
+
+
+class DivergenceError(FloatingPointError):
+    """Raised when training produces non-finite parameters or chains."""
+
+
+def canonical_rows(X, w=None, extra=None):
+    """Collapse duplicated rows into unique rows with summed weights, sorted.
+
+    Returns ``(Xu, wu, extra_u)``.  Training depends on the data only through this canonical
+    weighted form, so fitting with integer ``sample_weight`` is exactly equivalent to fitting
+    on the correspondingly repeated (or removed) rows, and row order does not matter.
+    ``extra`` (n, k) columns (labels) are kept aligned and take part in the uniqueness key.
+    """
+    n = X.shape[0]
+    w = np.ones(n, dtype=np.float64) if w is None else np.asarray(w, dtype=np.float64)
+    key = X if extra is None else np.hstack([X, extra.astype(X.dtype)])
+    keep = w > 0
+    key, w = key[keep], w[keep]
+    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+    wu = np.bincount(inverse.ravel(), weights=w, minlength=len(uniq))
+    Xu = np.ascontiguousarray(uniq[:, :X.shape[1]], dtype=X.dtype)
+    eu = None if extra is None else uniq[:, X.shape[1]:]
+    return Xu, wu, eu
+
+
+class PCDTrainer:
+    """State and update rule of PCD training for an :class:`~skrbm._rbm.RBM`.
+
+    The trainer owns everything needed to continue training exactly where it stopped:
+    persistent chains, optimizer moments, centering offsets and the update counter.
+    """
+
+    def __init__(self, *, learning_rate, batch_size, n_gibbs_steps, optimizer, l1, l2, l1l2,
+                 center, n_chains=None, constraint=None, rescale_hidden=False):
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_gibbs_steps = n_gibbs_steps
+        self.optimizer = optimizer
+        self.l1 = l1
+        self.l2 = l2
+        self.l1l2 = l1l2
+        self.center = center
+        self.n_chains = n_chains
+        self.constraint = constraint
+        self.rescale_hidden = rescale_hidden
+        self.chains = None
+        self.opt_state = {}
+        self.hidden_offset = None
+        self.visible_offset = None
+        self.n_updates = 0
+
+    # ------------------------------------------------------------------------------
+    def initialise_chains(self, rbm, rng):
+        n = self.n_chains or self.batch_size
+        self.chains = rbm.sample_independent_visible(n, rng)
+
+    def set_offsets(self, rbm, X, w):
+        """Visible offset = weighted data mean; hidden offset starts at <h> on the data."""
+        wn = w / w.sum()
+        self.visible_offset = (wn @ X).astype(rbm.dtype)
+        self.hidden_offset = (wn @ rbm.hidden.mean(X @ rbm.W)).astype(rbm.dtype)
+
+    # ------------------------------------------------------------------------------
+    def gradient(self, rbm, vd, wd):
+        """Log-likelihood ascent direction (dict) from a weighted data batch."""
+        self.chains, _ = rbm.gibbs(self.chains, self.n_gibbs_steps, self._rng)
+        gd = rbm.stats_from_visible(vd, wd)
+        gm = rbm.stats_from_visible(self.chains)
+        grad = {k: gd[k] - gm[k] for k in gd}
+        W = rbm.W
+        if self.l2:
+            grad["W"] -= self.l2 * W
+        if self.l1:
+            grad["W"] -= self.l1 * np.sign(W)
+        if self.l1l2:
+            grad["W"] -= self.l1l2 * np.sign(W) * np.abs(W).mean(axis=0, keepdims=True)
+        return grad
+
+    def _centred_grad_W(self, rbm, vd, wd, grad):
+        """Replace grad['W'] by the centred one <(v-c)(h-d)>_d - <(v-c)(h-d)>_m."""
+        c, d = self.visible_offset, self.hidden_offset
+        gv = grad["visible.theta"] if "visible.theta" in grad else None
+        hd = rbm.hidden.mean(vd @ rbm.W)
+        dh = wd @ hd
+        hm = rbm.hidden.mean(self.chains @ rbm.W).mean(axis=0)
+        # d <- running mean of <h>_data (damping 0.01)
+        self.hidden_offset = (0.99 * d + 0.01 * dh).astype(rbm.dtype)
+        dv = wd @ vd - self.chains.mean(axis=0)
+        del gv
+        # dL/dW_centred = dL/dW - (dL/da) d^T - c (dL/db)^T with dL/da = <v>_d - <v>_m, etc.
+        grad["W"] -= np.outer(dv, self.hidden_offset) + np.outer(c, dh - hm)
+
+    def step(self, rbm, vd, wd):
+        """One PCD update on a weighted batch (wd sums to one)."""
+        grad = self.gradient(rbm, vd, wd)
+        if self.center:
+            self._centred_grad_W(rbm, vd, wd, grad)
+        params = rbm.parameters()
+        steps = {}
+        lr = self.learning_rate
+        if self.constraint is not None:
+            grad["W"] = self.constraint.transform_gradient(rbm.W, grad["W"])
+        for k, g in grad.items():
+            if self.optimizer == "adam":
+                from ._rbm import adam_update
+                steps[k] = adam_update(params[k], g, self.opt_state, k, lr)
+            else:
+                s = lr * g
+                params[k] += s
+                steps[k] = s
+        if self.center:
+            # The optimizer moved the centred parameters; the plain fields pick up the
+            # change of the offset terms: a = a_c - W d, b = b_c - W^T c.
+            sW = steps["W"]
+            rbm.visible.shift_field(-(sW @ self.hidden_offset))
+            rbm.hidden.shift_field(-(self.visible_offset @ sW))
+        if self.constraint is not None:
+            self.constraint.after_step(rbm)
+        if rbm.visible.name == "potts":
+            self._potts_gauge(rbm)
+        if self.rescale_hidden:
+            rescale_hidden_columns(rbm)
+        self.n_updates += 1
+
+    @staticmethod
+    def _potts_gauge(rbm):
+        """Zero-sum gauge: remove per-site means of fields and weights, compensating the
+        hidden fields so the model is unchanged."""
+        lay = rbm.visible
+        theta = lay.params["theta"].reshape(lay.n_units, lay.q)
+        theta -= theta.mean(axis=1, keepdims=True)
+        W3 = rbm.W.reshape(lay.n_units, lay.q, -1)
+        mean = W3.mean(axis=1, keepdims=True)
+        W3 -= mean
+        rbm.hidden.shift_field(mean.sum(axis=(0, 1)))
+
+    # ------------------------------------------------------------------------------
+    def run_epochs(self, rbm, X, w, n_epochs, rng, *, verbose=0, name="RBM",
+                   monitor=None, start_epoch=0):
+        """Run ``n_epochs`` passes over the canonical weighted data ``(X, w)``.
+
+        Raises DivergenceError (with the parameters restored to the last finite state)
+        when parameters or chains become non-finite.
+        """
+        self._rng = rng
+        n = X.shape[0]
+        wn = w / w.sum()
+        for epoch in range(n_epochs):
+            t0 = time.perf_counter()
+            # One backup per epoch (not per step, to keep the hot loop free of copies); a
+            # cheap scalar finiteness check runs after every update.
+            backup = (rbm.copy(), None if self.chains is None else self.chains.copy(),
+                      _copy_state(self.opt_state), self.hidden_offset, self.n_updates)
+            order = rng.permutation(n)
+            for start in range(0, n, self.batch_size):
+                idx = order[start:start + self.batch_size]
+                wb = wn[idx]
+                self.step(rbm, X[idx], (wb / wb.sum()).astype(rbm.dtype))
+                if not (np.isfinite(rbm.W.sum()) and np.isfinite(self.chains.sum())):
+                    bad = _nonfinite(rbm, self.chains)
+                    update = self.n_updates
+                    restored, self.chains, self.opt_state, self.hidden_offset, \
+                        self.n_updates = backup
+                    rbm.visible, rbm.hidden, rbm.W = (restored.visible, restored.hidden,
+                                                      restored.W)
+                    raise DivergenceError(
+                        f"{name}: the {bad} became non-finite at iteration "
+                        f"{start_epoch + epoch + 1} (update {update}); the parameters, "
+                        "chains and optimizer state were restored to their values at the "
+                        "start of that iteration. Try a smaller learning_rate "
+                        f"(now {self.learning_rate})."
+                    )
+            if verbose:
+                msg = monitor(epoch) if monitor is not None else ""
+                print(f"[{name}] Iteration {start_epoch + epoch + 1}{msg}, "
+                      f"time = {time.perf_counter() - t0:.2f}s")
+
+
+def _copy_state(state):
+    return {k: [v[0].copy(), v[1].copy(), v[2]] for k, v in state.items()}
+
+
+def _nonfinite(rbm, chains):
+    for k, p in rbm.parameters().items():
+        if not np.isfinite(p).all():
+            return f"parameter {k!r}"
+    if not np.isfinite(rbm.W).all():
+        return "weights"
+    if chains is not None and not np.isfinite(chains).all():
+        return "persistent chains"
+    return None
+
+
+def rescale_hidden_columns(rbm):
+    """Rescale each weight column of continuous hidden units to unit norm.
+
+    h' = s h with s = ||W_mu|| leaves P(v) unchanged when the unit's potential is rewritten
+    in h': theta -> theta / s, gamma -> gamma / s^2 (both sides for dReLU).
+    """
+    for lay, a, b in rbm.hidden.groups:
+        if not lay.continuous:
+            continue
+        s = np.sqrt((rbm.W[:, a:b] ** 2).sum(axis=0))
+        s = np.where(s > 0, s, 1.0)
+        rbm.W[:, a:b] /= s
+        for p in lay.param_names:
+            lay.params[p] /= s**2 if p.startswith("gamma") else s
