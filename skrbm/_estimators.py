@@ -45,6 +45,9 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "l2": [Interval(numbers.Real, 0, None, closed="left")],
         "l1l2": [Interval(numbers.Real, 0, None, closed="left")],
         "center": ["boolean"],
+        "second_order": [StrOptions({"exact", "penalty"})],
+        "penalty": [Interval(numbers.Real, 0, None, closed="left")],
+        "q_form": [StrOptions({"auto", "explicit", "implicit"})],
         "warm_start": ["boolean"],
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
@@ -224,6 +227,10 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.visible_layer_ = rbm.visible
         self.hidden_layer_ = rbm.hidden
         self.chains_ = rbm.visible.decode(self.trainer_.chains)
+        con = self.trainer_.constraint
+        if con is not None:
+            self.constraint_residual_ = dict(zip(("first_order", "second_order"),
+                                                 con.residuals(rbm)))
 
     # ------------------------------------------------------------------ public API
     @_fit_context(prefer_skip_nested_validation=True)
@@ -448,7 +455,21 @@ class ConstrainedRBM(_BaseRBM):
         l1l2 / (2N) sum_mu (sum_i |W_i mu|)^2.
     center : bool, default=True
         Centered gradients (Melchior et al. 2016): offsets are the data mean of v and a
-        running mean of <h | v>. Parameters are always stored in the plain form.
+        running mean of <h | v>. Parameters are always stored in the plain form. On
+        binarised digits it raises the exact held-out log-likelihood of a 16-unit model by
+        about 2.6 nats per image (``benchmarks/digits_loglik.py``).
+    second_order : {"exact", "penalty"}, default="exact"
+        How ``order=2`` is imposed: "exact" projects the gradient onto the tangent space
+        of ``{W : W^T Q W = 0}`` and retracts onto the set after every step, so the
+        constraint holds to ~1e-8 relative at every step; "penalty" adds the reference's
+        soft penalty ``penalty/2 sum_t ||W^T Q^t W||_F^2`` (residual reported by
+        ``constraint_residual_``).
+    penalty : float, default=1.0
+        Strength of the soft second-order penalty (``second_order="penalty"`` only).
+    q_form : {"auto", "explicit", "implicit"}, default="auto"
+        Whether products ``Q^t W`` use the dense ``N x N`` matrices ("explicit") or the
+        centred data ("implicit", O(n N m) time and O(N m) memory). "auto" forms the dense
+        tensor only when it fits in 256 MiB and is cheaper to multiply by.
     warm_start : bool, default=False
         Reuse the fitted parameters, chains and optimizer state on the next ``fit``.
     n_jobs : int, default=None
@@ -474,6 +495,9 @@ class ConstrainedRBM(_BaseRBM):
         Persistent chains at the end of training, in the data representation.
     n_iter_ : int
         Number of epochs run so far.
+    constraint_residual_ : dict
+        Only when ``order >= 1``: the largest relative residuals ``|q^T W|`` (first order)
+        and ``|W^T Q W|`` (second order) of the constrained weights after training.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -493,7 +517,8 @@ class ConstrainedRBM(_BaseRBM):
 
     def __init__(self, n_components=256, *, visible="auto", hidden="bernoulli", order=0,
                  learning_rate=1e-3, batch_size=64, n_iter=10, n_gibbs_steps=1,
-                 optimizer="adam", l1=0.0, l2=0.0, l1l2=0.0, center=True, warm_start=False,
+                 optimizer="adam", l1=0.0, l2=0.0, l1l2=0.0, center=True,
+                 second_order="exact", penalty=1.0, q_form="auto", warm_start=False,
                  n_jobs=None, random_state=None, verbose=0):
         self.n_components = n_components
         self.visible = visible
@@ -508,6 +533,9 @@ class ConstrainedRBM(_BaseRBM):
         self.l2 = l2
         self.l1l2 = l1l2
         self.center = center
+        self.second_order = second_order
+        self.penalty = penalty
+        self.q_form = q_form
         self.warm_start = warm_start
         self.n_jobs = n_jobs
         self.random_state = random_state
