@@ -4,9 +4,19 @@ Implements Fernandez-de-Cossio-Diaz, Cocco and Monasson, "Disentangling Represen
 Restricted Boltzmann Machines without Adversaries", Phys. Rev. X 13, 021003 (2023).
 """
 
+from ._constrained import DisentangledRBM
+from ._erasure import LabelErasure
 from ._estimators import ConstrainedRBM
+from ._gaussian_cost import gaussian_erasure_cost
 from ._training import DivergenceError
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ConstrainedRBM", "DivergenceError", "__version__"]
+__all__ = [
+    "ConstrainedRBM",
+    "DisentangledRBM",
+    "DivergenceError",
+    "LabelErasure",
+    "gaussian_erasure_cost",
+    "__version__",
+]

@@ -168,50 +168,53 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return X, lab, sample_weight
 
     def _fit(self, X, y, labels, sample_weight, *, partial):
+        """Fit from scratch, or continue (partial_fit / warm_start) from the saved state.
+
+        A continued fit works on copies of the model and trainer and commits them only
+        when it succeeds, so a failed call (bad input, divergence) leaves ``self`` as it
+        was.  Continuing uses the trainer's own random generator, so k calls of
+        ``partial_fit(X)`` equal ``fit(X)`` with ``n_iter=k`` and the same random_state.
+        """
         first = not (partial or self.warm_start) or not hasattr(self, "rbm_")
         X, lab, sw = self._prepare(X, y, labels, sample_weight, reset=first)
-        rng = check_random_state(self.random_state)
-        gen = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
         if first:
+            rng = check_random_state(self.random_state)
+            gen = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
             rbm, Xe = self._build_rbm(X, np.ones(len(X)) if sw is None else sw, gen)
         else:
             rbm = self.rbm_.copy()
             rbm.visible.validate(X)
-            Xe = rbm.visible.encode(X)
-            if X.dtype != rbm.dtype:
-                Xe = Xe.astype(rbm.dtype)
+            Xe = rbm.visible.encode(X).astype(rbm.dtype, copy=False)
         codes, uniques = (None, None) if lab is None else _label_codes(lab)
         Xc, wc, codes_c = canonical_rows(Xe, sw, codes)
         labc = None if lab is None else _restore_labels(codes_c, uniques, lab.ndim)
-        trainer = self.trainer_ if (not first and hasattr(self, "trainer_")) else None
-        if trainer is None:
+        if first:
             trainer = self._make_trainer()
+            trainer.rng = gen
             trainer.initialise_chains(rbm, gen)
             if trainer.center:
                 trainer.set_offsets(rbm, Xc, wc)
+            trainer.constraint = self._make_constraint(rbm, Xc, wc, labc)
+            if trainer.constraint is not None:
+                trainer.constraint.initialise(rbm, gen)
         else:
-            trainer = _copy_trainer(trainer)
-            trainer.learning_rate = self.learning_rate
-        if first or trainer.constraint is None:
-            trainer.constraint = self._make_constraint(
-                rbm, Xc, wc, labc)
-        if trainer.constraint is not None and first:
-            trainer.constraint.initialise(rbm)
+            trainer = self.trainer_.copy()
+            # hyperparameters a user may change between calls (offsets, constraints and
+            # the number of chains belong to the state and are kept)
+            for name in ("learning_rate", "n_gibbs_steps", "optimizer", "l1", "l2", "l1l2"):
+                setattr(trainer, name, getattr(self, name))
         n_epochs = 1 if partial else self.n_iter
-        start = 0 if first else getattr(self, "n_iter_", 0)
+        start = 0 if first else self.n_iter_
         monitor = None
         if self.verbose:
             def monitor(epoch):
-                pl = float(np.mean(rbm.log_pseudolikelihood(Xc[:1000]))) if len(Xc) else 0.0
+                pl = float(np.mean(rbm.log_pseudolikelihood(Xc[:1000])))
                 extra = ""
                 if trainer.constraint is not None:
                     extra = f", constraint residual = {trainer.constraint.residual(rbm):.3g}"
                 return f", pseudo-likelihood = {pl:.4f}{extra}"
-        try:
-            trainer.run_epochs(rbm, Xc, wc, n_epochs, gen, verbose=self.verbose,
-                               name=type(self).__name__, monitor=monitor, start_epoch=start)
-        except DivergenceError:
-            raise
+        trainer.run_epochs(rbm, Xc, wc, n_epochs, trainer.rng, verbose=self.verbose,
+                           name=type(self).__name__, monitor=monitor, start_epoch=start)
         # commit the fitted state only after a successful fit
         self.rbm_ = rbm
         self.trainer_ = trainer
@@ -229,8 +232,12 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.chains_ = rbm.visible.decode(self.trainer_.chains)
         con = self.trainer_.constraint
         if con is not None:
-            self.constraint_residual_ = dict(zip(("first_order", "second_order"),
-                                                 con.residuals(rbm)))
+            self.constrained_rank_ = (con.ranks_[0] if len(con.ranks_) == 1
+                                      else list(con.ranks_))
+            r1, r2 = con.residuals(rbm)
+            self.constraint_residual_ = {"first_order": r1}
+            if self.order >= 2:
+                self.constraint_residual_["second_order"] = r2
 
     # ------------------------------------------------------------------ public API
     @_fit_context(prefer_skip_nested_validation=True)
@@ -412,12 +419,6 @@ def _restore_labels(codes, uniques, ndim):
     return cols[0] if ndim == 1 else np.stack(cols, axis=1)
 
 
-def _copy_trainer(trainer):
-    import copy
-
-    return copy.deepcopy(trainer)
-
-
 class ConstrainedRBM(_BaseRBM):
     """Restricted Boltzmann machine whose hidden units are kept free of label information.
 
@@ -495,6 +496,10 @@ class ConstrainedRBM(_BaseRBM):
         Persistent chains at the end of training, in the data representation.
     n_iter_ : int
         Number of epochs run so far.
+    constrained_rank_ : int
+        Only when ``order >= 1``: rank available to the constrained weights (below
+        n_components when second-order constraints cannot be met at full rank; a warning
+        says so).
     constraint_residual_ : dict
         Only when ``order >= 1``: the largest relative residuals ``|q^T W|`` (first order)
         and ``|W^T Q W|`` (second order) of the constrained weights after training.

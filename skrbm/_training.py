@@ -61,6 +61,17 @@ class PCDTrainer:
         self.hidden_offset = None
         self.visible_offset = None
         self.n_updates = 0
+        self.rng = None
+
+    def copy(self):
+        """Copy of the mutable training state (the constraint, immutable, is shared)."""
+        import copy
+
+        new = copy.copy(self)
+        new.chains = None if self.chains is None else self.chains.copy()
+        new.opt_state = _copy_state(self.opt_state)
+        new.rng = copy.deepcopy(self.rng)
+        return new
 
     # ------------------------------------------------------------------------------
     def initialise_chains(self, rbm, rng):
@@ -168,7 +179,9 @@ class PCDTrainer:
             for start in range(0, n, self.batch_size):
                 idx = order[start:start + self.batch_size]
                 wb = wn[idx]
-                self.step(rbm, X[idx], (wb / wb.sum()).astype(rbm.dtype))
+                # overflow is detected below and reported as a DivergenceError
+                with np.errstate(over="ignore", invalid="ignore"):
+                    self.step(rbm, X[idx], (wb / wb.sum()).astype(rbm.dtype))
                 if not (np.isfinite(rbm.W.sum()) and np.isfinite(self.chains.sum())):
                     bad = _nonfinite(rbm, self.chains)
                     update = self.n_updates

@@ -11,7 +11,7 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from skrbm import ConstrainedRBM
+from skrbm import ConstrainedRBM, DisentangledRBM
 
 
 def _instances():
@@ -26,6 +26,11 @@ def _instances():
         ConstrainedRBM(3, visible="gaussian", hidden="relu", **fast),
         ConstrainedRBM(3, hidden=[("spin", 1), ("gaussian", None)], **fast),
         ConstrainedRBM(3, hidden="drelu", **fast),
+        ConstrainedRBM(4, order=1, **fast),
+        ConstrainedRBM(4, order=2, **fast),
+        ConstrainedRBM(4, order=2, second_order="penalty", q_form="implicit", **fast),
+        DisentangledRBM(4, order=1, **fast),
+        DisentangledRBM(5, order=2, released_hidden="spin", hidden="gaussian", **fast),
         ConstrainedRBM(5, center=False, n_gibbs_steps=2, optimizer="sgd", l1=1e-3, l2=1e-3, l1l2=1e-3, **fast),
     ]
 

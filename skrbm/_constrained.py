@@ -1,0 +1,421 @@
+"""Label constraints inside PCD training, and the :class:`DisentangledRBM` estimator.
+
+A *group* is a set of hidden-unit columns that carries constraints for a set of label
+directions: first order ``q^T W_c = 0`` (hard projection after every optimizer step and at
+initialisation) and, at order 2, ``W_c^T Q^t W_c = 0`` either exactly (tangent-space
+projection of the gradient, then retraction onto the constraint set after every step) or
+as the reference's soft penalty.  Groups are disjoint; units in no group are free.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+
+from ._compat import Interval, StrOptions, check_is_fitted
+from ._constraints import FirstOrderProjector, SecondOrderConstraint
+from ._estimators import _BaseRBM
+from ._label_stats import LabelStatistics, label_directions
+
+
+class _Group:
+    def __init__(self, cols, directions, first, second):
+        self.cols = cols
+        self.directions = directions
+        self.first = first
+        self.second = second
+
+    def project(self, Wc):
+        """First-order projection; exactly zero when q^T W = 0 leaves no room."""
+        if self.first.null_dim == 0:
+            return np.zeros_like(Wc)
+        return self.first.project(Wc)
+
+
+class WeightConstraint:
+    """Trainer hook that keeps the weights of each group on its constraint set."""
+
+    def __init__(self, groups, mode):
+        self.groups = groups
+        self.mode = mode  # "exact" or "penalty" (only used at order 2)
+
+    def initialise(self, rbm, rng=None):
+        """Put the initial weights of every group on its constraint set.
+
+        At order 2 the columns of a feasible W_c span a subspace on which every Q^t
+        vanishes (x^T Q y = a^T W^T Q W b = 0), so rank(W_c) is at most the dimension of
+        the largest common isotropic subspace (about half the first-order subspace for a
+        generic indefinite Q).  When a group has more units than that, its weights start
+        as ``F @ G``: an isotropic frame F of the largest rank k found (tried from m
+        downwards) times a random k x m mixing G.  Training then keeps rank(W_c) <= k:
+        the extra units are linear combinations of the others.  ``rank_`` records k.
+        """
+        rng = np.random.default_rng(0) if rng is None else rng
+        self.ranks_ = []
+        for g in self.groups:
+            Wc = g.project(rbm.W[:, g.cols])
+            m = Wc.shape[1]
+            k = m
+            if g.second is not None and self.mode == "exact":
+                Wc, k = _feasible_start(g.second, Wc, rng)
+            rbm.W[:, g.cols] = Wc
+            self.ranks_.append(k)
+            if k < m:
+                warnings.warn(
+                    f"The second-order constraint W^T Q W = 0 limits the rank of a block of "
+                    f"{m} constrained hidden units to {k} here (their weights must span a "
+                    f"subspace on which Q vanishes; the first-order subspace has dimension "
+                    f"{g.first.null_dim}). The block trains with rank {k}: its units are "
+                    "linear combinations of each other. Use fewer units, release some, or "
+                    "second_order='penalty'.",
+                    UserWarning,
+                )
+
+    def transform_gradient(self, W, G):
+        G = G.copy()
+        if not (np.isfinite(G).all() and np.isfinite(W).all()):
+            return G
+        for g in self.groups:
+            Gc = g.project(G[:, g.cols])
+            if g.second is not None:
+                Wc = W[:, g.cols]
+                if self.mode == "exact":
+                    Gc = g.second.tangent_project(Wc, Gc)
+                else:
+                    Gc = g.project(Gc - g.second.penalty_grad(Wc))
+            G[:, g.cols] = Gc
+        return G
+
+    def after_step(self, rbm):
+        if not np.isfinite(rbm.W).all():
+            return  # the trainer detects the divergence and restores the last finite state
+        for g in self.groups:
+            Wc = g.project(rbm.W[:, g.cols])
+            if g.second is not None and self.mode == "exact":
+                Wc, _ = g.second.retract(Wc)
+            rbm.W[:, g.cols] = Wc
+
+    def residuals(self, rbm):
+        """(max relative first-order residual, max relative second-order residual)."""
+        r1 = r2 = 0.0
+        for g in self.groups:
+            Wc = rbm.W[:, g.cols]
+            r1 = max(r1, g.first.residual(Wc)[1])
+            if g.second is not None:
+                r2 = max(r2, g.second.residual(Wc)[1])
+        return r1, r2
+
+    def residual(self, rbm):
+        return max(self.residuals(rbm))
+
+
+def _feasible_start(second, Wc, rng):
+    """(W0, k): feasible start of rank k (the largest rank for which one was found)."""
+    m = Wc.shape[1]
+    scale = np.linalg.norm(Wc, axis=0).mean() if m else 0.0
+    for k in range(m, 0, -1):
+        try:
+            F = second.project_initial(Wc[:, :k])
+        except ValueError:
+            continue
+        if k == m:
+            return F, k
+        G = rng.standard_normal((k, m)).astype(Wc.dtype)
+        W0 = F @ G
+        norms = np.linalg.norm(W0, axis=0)
+        W0 *= (scale / np.where(norms > 0, norms, 1)).astype(Wc.dtype)
+        return W0, k
+    return np.zeros_like(Wc), 0
+
+
+def _stats(Xe, U, w, dirs, q_form):
+    return LabelStatistics(Xe, U[:, dirs], w, q_form=q_form)
+
+
+def build_constraint(est, rbm, Xe, w, labels, groups):
+    """Build the trainer hook.
+
+    ``groups`` is a list of ``(columns, direction indices)``; directions index the columns
+    of the label-direction matrix built from ``labels``.
+    """
+    U, info = label_directions(labels, w)
+    U = U.astype(Xe.dtype, copy=False)
+    built = []
+    for cols, dirs in groups:
+        if len(cols) == 0 or len(dirs) == 0:
+            continue
+        st = _stats(Xe, U, w, dirs, est.q_form)
+        first = FirstOrderProjector(st.q_)
+        second = None
+        if est.order >= 2 and first.null_dim > 0:
+            second = SecondOrderConstraint(st.Q_matmul, first, mode=est.second_order,
+                                           penalty=est.penalty)
+        built.append(_Group(np.asarray(cols), np.asarray(dirs), first, second))
+    constraint = WeightConstraint(built, est.second_order)
+    constraint.n_directions = U.shape[1]
+    constraint.info = info
+    return constraint
+
+
+def make_constraint(est, rbm, Xe, w, labels):
+    """Constraint hook of a ConstrainedRBM: every hidden unit, every label direction."""
+    U, _ = label_directions(labels, w)
+    groups = [(np.arange(rbm.hidden.size), np.arange(U.shape[1]))]
+    return build_constraint(est, rbm, Xe, w, labels, groups)
+
+
+class DisentangledRBM(_BaseRBM):
+    """RBM whose label information is concentrated in a few released hidden units.
+
+    Every hidden unit except the released ones carries the constraints of ``order`` for
+    every label direction; released units are free for their own label and constrained for
+    the others (several labels, e.g. a 2-D ``y`` of binary attributes).  Reading, erasing or
+    transferring the label then happens through the released units only.
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Total number of hidden units, released ones included.
+    n_released : int, default=1
+        Released units per label (per column of a 2-D ``y`` of attributes).  The released
+        units of a label are free for all of its directions (a C-class label has C-1), so
+        one unit can carry a whole categorical label; use ``n_released=C-1`` to give each
+        direction a unit of its own.
+    released_hidden : str or None, default=None
+        Unit type of the released units (None: the type of ``hidden``); the paper's Ising
+        model uses ``released_hidden="spin"`` with ``hidden="gaussian"``.
+    visible, hidden, order, learning_rate, batch_size, n_iter, n_gibbs_steps, optimizer, \
+l1, l2, l1l2, center, warm_start, n_jobs, random_state, verbose, second_order, penalty, \
+q_form
+        As in :class:`ConstrainedRBM`. ``hidden`` must be a single unit type here; the
+        released units come first in the hidden layer.
+
+    Attributes
+    ----------
+    released_units_ : ndarray of int
+        Indices of the released units in the hidden layer (and in ``transform``'s output).
+    classes_ : ndarray or list of ndarray
+        Label classes (one array per label column for 2-D labels).
+    released_by_label_ : list of ndarray
+        Released units of each label column.
+    (plus every attribute of :class:`ConstrainedRBM`)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrbm import DisentangledRBM
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 2, 200)
+    >>> X = (rng.random((200, 8)) < 0.2 + 0.6 * y[:, None] * (np.arange(8) < 4)).astype(float)
+    >>> rbm = DisentangledRBM(4, order=1, n_iter=3, random_state=0).fit(X, y)
+    >>> rbm.released_units_
+    array([0])
+    """
+
+    _parameter_constraints = {
+        **_BaseRBM._parameter_constraints,
+        "hidden": [StrOptions({"bernoulli", "spin", "gaussian", "relu", "drelu"})],
+        "order": [Interval(numbers.Integral, 1, 2, closed="both")],
+        "n_released": [Interval(numbers.Integral, 1, None, closed="left")],
+        "released_hidden": [StrOptions({"bernoulli", "spin", "gaussian", "relu", "drelu"}),
+                            None],
+    }
+
+    def __init__(self, n_components=256, *, n_released=1, released_hidden=None,
+                 visible="auto", hidden="bernoulli", order=2, learning_rate=1e-3,
+                 batch_size=64, n_iter=10, n_gibbs_steps=1, optimizer="adam", l1=0.0,
+                 l2=0.0, l1l2=0.0, center=True, second_order="exact", penalty=1.0,
+                 q_form="auto", warm_start=False, n_jobs=None, random_state=None, verbose=0):
+        self.n_components = n_components
+        self.n_released = n_released
+        self.released_hidden = released_hidden
+        self.visible = visible
+        self.hidden = hidden
+        self.order = order
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.n_gibbs_steps = n_gibbs_steps
+        self.optimizer = optimizer
+        self.l1 = l1
+        self.l2 = l2
+        self.l1l2 = l1l2
+        self.center = center
+        self.second_order = second_order
+        self.penalty = penalty
+        self.q_form = q_form
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _label_layout(self, labels):
+        """Directions per label column and the released units of each."""
+        lab = np.asarray(labels)
+        if lab.ndim == 1:
+            cols = [lab]
+        else:
+            cols = [lab[:, j] for j in range(lab.shape[1])]
+        dirs, start = [], 0
+        for c in cols:
+            U, _ = label_directions(c)
+            dirs.append(np.arange(start, start + U.shape[1]))
+            start += U.shape[1]
+        return cols, dirs
+
+    def _make_hidden(self, dtype):
+        from ._layers import make_layer
+
+        n_rel = self._n_released_total
+        if n_rel > self.n_components:
+            raise ValueError(
+                f"n_released={self.n_released} released units for each of "
+                f"{n_rel // self.n_released} label(s) need {n_rel} hidden units, but "
+                f"n_components={self.n_components}; increase n_components or lower "
+                "n_released."
+            )
+        rel_type = self.released_hidden or self.hidden
+        groups = [(rel_type, n_rel)]
+        if self.n_components > n_rel:
+            groups.append((self.hidden, self.n_components - n_rel))
+        return make_layer(groups, self.n_components, dtype=dtype)
+
+    def _make_constraint(self, rbm, Xe, w, labels):
+        _, dirs = self._label_layout(labels)
+        all_dirs = np.concatenate(dirs)
+        n_rel = self._n_released_total
+        groups = [(np.arange(n_rel, rbm.hidden.size), all_dirs)]
+        released, start = [], 0
+        for d in dirs:
+            units = np.arange(start, start + self.n_released)
+            start += len(units)
+            released.append(units)
+            others = np.setdiff1d(all_dirs, d)
+            groups.append((units, others))
+        self._released_by_label = released
+        return build_constraint(self, rbm, Xe, w, labels, groups)
+
+    def _fit(self, X, y, labels, sample_weight, *, partial):
+        lab = labels if labels is not None else y
+        if lab is None:
+            raise ValueError(
+                "DisentangledRBM requires y to be passed, but the target y is None. Pass the "
+                "labels whose information the released units should carry."
+            )
+        lab_arr = np.asarray(lab)
+        if lab_arr.ndim == 0 or lab_arr.ndim > 2:
+            raise ValueError("y should be a 1d array (class labels) or a 2d array of binary "
+                             f"attributes, got an array of shape {lab_arr.shape}.")
+        cols, dirs = self._label_layout(lab_arr)
+        if hasattr(self, "n_released_total_") and (partial or self.warm_start):
+            if len(dirs) * self.n_released != self.n_released_total_:
+                raise ValueError("The labels have a different number of columns than in "
+                                 "the first fit; refit from scratch.")
+        self._n_released_total = len(dirs) * self.n_released
+        super()._fit(X, y, labels, sample_weight, partial=partial)
+        self.n_released_total_ = self._n_released_total
+        self.released_units_ = np.arange(self.n_released_total_)
+        self.released_by_label_ = self._released_by_label
+        classes = [np.unique(c) for c in cols]
+        self.classes_ = classes[0] if lab_arr.ndim == 1 else classes
+        # typical released-unit values per class (for transfer and conditional sampling)
+        v = self._encode(X)  # not self.transform: set_output may make that a DataFrame
+        H = self.rbm_.hidden.mean(v @ self.rbm_.W)[:, self.released_units_]
+        self.released_means_ = {}
+        for j, (c, units) in enumerate(zip(cols, self._released_by_label)):
+            for k in np.unique(c):
+                self.released_means_[(j, k)] = H[c == k][:, units].mean(axis=0)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+    # ------------------------------------------------------------------ label tools
+    def _target_released(self, y_target, n):
+        """Released units and their values typical of ``y_target``.
+
+        For a 1-D label, ``y_target`` is a class (or one class per sample).  For several
+        attribute columns it is an array of shape (n_attributes,) or (n_samples,
+        n_attributes); every attribute's released units are set.
+        """
+        check_is_fitted(self)
+        multi = isinstance(self.classes_, list)
+        classes = self.classes_ if multi else [self.classes_]
+        y_target = np.asarray(y_target)
+        k = len(classes)
+        if not multi:
+            y_target = y_target.reshape(-1, 1) if y_target.ndim else y_target.reshape(1, 1)
+        elif y_target.ndim == 1:
+            y_target = y_target.reshape(1, -1)
+        if y_target.shape[1] != k or y_target.ndim != 2:
+            raise ValueError(f"y_target must give one class for each of the {k} label "
+                             f"columns; got shape {np.asarray(y_target).shape}.")
+        if y_target.shape[0] == 1:
+            y_target = np.repeat(y_target, n, axis=0)
+        if y_target.shape[0] != n:
+            raise ValueError(f"y_target has {y_target.shape[0]} rows for {n} samples.")
+        units, vals = [], []
+        for j in range(k):
+            unknown = np.setdiff1d(np.unique(y_target[:, j]), classes[j])
+            if len(unknown):
+                raise ValueError(
+                    f"y_target contains {unknown[:5].tolist()}, not among the classes seen "
+                    f"in fit: {classes[j].tolist()}."
+                )
+            units.append(self.released_by_label_[j])
+            vals.append(np.stack([self.released_means_[(j, c)] for c in y_target[:, j]]))
+        return np.concatenate(units), np.hstack(vals)
+
+    def _clamped_decode(self, h, units, vals, n_steps, rng):
+        """Decode hidden states h with released units clamped, plus optional sweeps."""
+        rbm = self.rbm_
+        h = h.copy()
+        h[:, units] = vals
+        v = rbm.visible.mean(h @ rbm.W.T)
+        for _ in range(n_steps):
+            vs = rbm.sample_v(h, rng)
+            h = rbm.hidden.mean(vs @ rbm.W)
+            h[:, units] = vals
+            v = rbm.visible.mean(h @ rbm.W.T)
+        return v
+
+    def transfer(self, X, y_target, *, n_steps=0, random_state=None):
+        """Attribute transfer: re-express X with the released units set to ``y_target``.
+
+        Each sample is encoded into ``E[h | v]``; the released units are replaced by their
+        mean over the training samples of class ``y_target``; the constrained units are kept;
+        the result is decoded as ``E[v | h]`` after ``n_steps`` further Gibbs sweeps with the
+        released units clamped (0 = decode directly).
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features)
+            Conditional means of the visible units (for Potts: most probable category).
+        """
+        from sklearn.utils import check_random_state
+
+        v = self._encode(X)
+        rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+        h = self.rbm_.hidden.mean(v @ self.rbm_.W)
+        units, vals = self._target_released(y_target, v.shape[0])
+        out = self._clamped_decode(h, units, vals, n_steps, rng)
+        return self.rbm_.visible.decode(out) if self.rbm_.visible.name == "potts" else out
+
+    def sample(self, n_samples=1, *, y=None, n_steps=1000, random_state=None):
+        """Sample from the model; with ``y``, clamp the released units to class ``y``."""
+        if y is None:
+            return super().sample(n_samples, n_steps=n_steps, random_state=random_state)
+        from sklearn.utils import check_random_state
+
+        check_is_fitted(self)
+        units, vals = self._target_released(y, n_samples)
+        rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+        rbm = self.rbm_
+        v = rbm.sample_independent_visible(n_samples, rng)
+        for _ in range(n_steps):
+            h = rbm.sample_h(v, rng)
+            h[:, units] = vals
+            v = rbm.sample_v(h, rng)
+        return rbm.visible.decode(v)
