@@ -185,8 +185,8 @@ class DisentangledRBM(_BaseRBM):
         Unit type of the released units (None: the type of ``hidden``); the paper's Ising
         model uses ``released_hidden="spin"`` with ``hidden="gaussian"``.
     visible, hidden, order, learning_rate, batch_size, n_iter, n_gibbs_steps, optimizer, \
-l1, l2, l1l2, center, warm_start, n_jobs, random_state, verbose, second_order, penalty, \
-q_form
+l1, l2, l1l2, center, rescale_hidden, warm_start, n_jobs, random_state, verbose, \
+second_order, penalty, q_form
         As in :class:`ConstrainedRBM`. ``hidden`` must be a single unit type here; the
         released units come first in the hidden layer.
 
@@ -224,7 +224,8 @@ q_form
     def __init__(self, n_components=256, *, n_released=1, released_hidden=None,
                  visible="auto", hidden="bernoulli", order=2, learning_rate=1e-3,
                  batch_size=64, n_iter=10, n_gibbs_steps=1, optimizer="adam", l1=0.0,
-                 l2=0.0, l1l2=0.0, center=True, second_order="exact", penalty=1.0,
+                 l2=0.0, l1l2=0.0, center=True, rescale_hidden=False, second_order="exact",
+                 penalty=1.0,
                  q_form="auto", warm_start=False, n_jobs=None, random_state=None, verbose=0):
         self.n_components = n_components
         self.n_released = n_released
@@ -241,6 +242,7 @@ q_form
         self.l2 = l2
         self.l1l2 = l1l2
         self.center = center
+        self.rescale_hidden = rescale_hidden
         self.second_order = second_order
         self.penalty = penalty
         self.q_form = q_form

@@ -45,6 +45,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "l2": [Interval(numbers.Real, 0, None, closed="left")],
         "l1l2": [Interval(numbers.Real, 0, None, closed="left")],
         "center": ["boolean"],
+        "rescale_hidden": ["boolean"],
         "second_order": [StrOptions({"exact", "penalty"})],
         "penalty": [Interval(numbers.Real, 0, None, closed="left")],
         "q_form": [StrOptions({"auto", "explicit", "implicit"})],
@@ -136,6 +137,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             learning_rate=self.learning_rate, batch_size=self.batch_size,
             n_gibbs_steps=self.n_gibbs_steps, optimizer=self.optimizer, l1=self.l1,
             l2=self.l2, l1l2=self.l1l2, center=self.center,
+            rescale_hidden=self.rescale_hidden,
         )
 
     def _make_constraint(self, rbm, Xe, w, labels):
@@ -459,6 +461,10 @@ class ConstrainedRBM(_BaseRBM):
         running mean of <h | v>. Parameters are always stored in the plain form. On
         binarised digits it raises the exact held-out log-likelihood of a 16-unit model by
         about 2.6 nats per image (``benchmarks/digits_loglik.py``).
+    rescale_hidden : bool, default=False
+        After every update, rescale each weight column of continuous hidden units
+        (gaussian, relu, drelu) to unit norm and compensate their fields and precisions so
+        that P(v) is unchanged (a gauge fixing that removes the scale degeneracy).
     second_order : {"exact", "penalty"}, default="exact"
         How ``order=2`` is imposed: "exact" projects the gradient onto the tangent space
         of ``{W : W^T Q W = 0}`` and retracts onto the set after every step, so the
@@ -523,7 +529,7 @@ class ConstrainedRBM(_BaseRBM):
     def __init__(self, n_components=256, *, visible="auto", hidden="bernoulli", order=0,
                  learning_rate=1e-3, batch_size=64, n_iter=10, n_gibbs_steps=1,
                  optimizer="adam", l1=0.0, l2=0.0, l1l2=0.0, center=True,
-                 second_order="exact", penalty=1.0, q_form="auto", warm_start=False,
+                 rescale_hidden=False, second_order="exact", penalty=1.0, q_form="auto", warm_start=False,
                  n_jobs=None, random_state=None, verbose=0):
         self.n_components = n_components
         self.visible = visible
@@ -538,6 +544,7 @@ class ConstrainedRBM(_BaseRBM):
         self.l2 = l2
         self.l1l2 = l1l2
         self.center = center
+        self.rescale_hidden = rescale_hidden
         self.second_order = second_order
         self.penalty = penalty
         self.q_form = q_form

@@ -248,3 +248,31 @@ def test_pipeline_and_grid_search_over_n_components(digits01):
     gs = GridSearchCV(ConstrainedRBM(learning_rate=0.01, n_iter=3, random_state=0),
                       {"n_components": [2, 8]}, cv=3).fit(X)
     assert gs.best_params_["n_components"] == 8
+
+
+@pytest.mark.parametrize("hidden", ["gaussian", "relu", "drelu",
+                                    [("bernoulli", 1), ("gaussian", None)]])
+def test_rescale_hidden_columns_keeps_the_model(hidden):
+    from skrbm._training import rescale_hidden_columns
+
+    X = _binary(60, 5)
+    rbm = ConstrainedRBM(3, hidden=hidden, n_iter=2, learning_rate=0.05,
+                         random_state=0).fit(X).rbm_
+    before = rbm.copy()
+    rbm.W *= 3.0  # make the columns far from unit norm, then compare P(v) before/after
+    before.W *= 3.0
+    rescale_hidden_columns(rbm)
+    allv = np.array(list(itertools.product([0.0, 1.0], repeat=5)))
+    ll_before = -before.free_energy(allv) - before.log_partition_exact()
+    ll_after = -rbm.free_energy(allv) - rbm.log_partition_exact()
+    np.testing.assert_allclose(ll_after, ll_before, atol=1e-10)
+    for lay, a, b in rbm.hidden.groups:
+        if lay.continuous:
+            np.testing.assert_allclose(np.linalg.norm(rbm.W[:, a:b], axis=0), 1.0)
+
+
+def test_rescale_hidden_option_gives_unit_columns():
+    X = _binary(60, 5)
+    rbm = ConstrainedRBM(3, hidden="gaussian", rescale_hidden=True, n_iter=2,
+                         random_state=0).fit(X)
+    np.testing.assert_allclose(np.linalg.norm(rbm.components_, axis=1), 1.0)

@@ -966,3 +966,17 @@ def test_layer_bookkeeping():
     assert_array_equal(m.params["1.theta"], 0.0)
     m.astype(np.float32)
     assert all(v.dtype == np.float32 for v in m.params.values())
+
+
+def test_make_layer_remaining_units_group():
+    """A group with n_units=None takes the units the other groups leave."""
+    lay = make_layer([("spin", 1), ("gaussian", None)], 5)
+    assert isinstance(lay, Mixed)
+    assert [(type(g[0]), g[0].n_units) for g in lay.groups] == [(Spin, 1), (Gaussian, 4)]
+    only = make_layer([("spin", 1), ("gaussian", None)], 1)  # nothing left: group dropped
+    assert type(only) is Spin and only.n_units == 1
+    for spec, n in [([("spin", None), ("gaussian", None)], 5),  # two open groups
+                    ([("spin", 3), ("gaussian", None)], 2),  # fixed groups too large
+                    ([("spin", 1), ("gaussian", None)], None)]:  # nothing to fill
+        with pytest.raises(ValueError):
+            make_layer(spec, n)
