@@ -7,7 +7,7 @@ Restricted Boltzmann Machines without Adversaries", Phys. Rev. X 13, 021003 (202
 from ._constrained import DisentangledRBM
 from ._erasure import LabelErasure
 from ._estimators import ConstrainedRBM
-from ._gaussian_cost import gaussian_erasure_cost
+from ._gaussian_cost import GaussianErasureCost, gaussian_erasure_cost
 from ._training import DivergenceError
 
 __version__ = "0.1.0.dev0"
@@ -16,6 +16,7 @@ __all__ = [
     "ConstrainedRBM",
     "DisentangledRBM",
     "DivergenceError",
+    "GaussianErasureCost",
     "LabelErasure",
     "gaussian_erasure_cost",
     "__version__",

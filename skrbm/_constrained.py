@@ -150,6 +150,14 @@ def build_constraint(est, rbm, Xe, w, labels, groups):
         if est.order >= 2 and first.null_dim > 0:
             second = SecondOrderConstraint(st.Q_matmul, first, mode=est.second_order,
                                            penalty=est.penalty)
+        if first.null_dim == 0:
+            warnings.warn(
+                f"The first-order constraints leave no room: {len(dirs)} label direction(s) "
+                f"of rank {first.rank_} span all {Xe.shape[1]} visible dimensions, so the "
+                f"{len(cols)} constrained hidden unit(s) get zero weights (they carry no "
+                "information). Use fewer label directions or more features.",
+                UserWarning,
+            )
         built.append(_Group(np.asarray(cols), np.asarray(dirs), first, second))
     constraint = WeightConstraint(built, est.second_order)
     constraint.n_directions = U.shape[1]

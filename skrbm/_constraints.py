@@ -84,6 +84,7 @@ Benchmark
 import time
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse
 
 __all__ = [
@@ -135,8 +136,16 @@ def _spectral_norm_sq(W):
     if W.shape[1] == 1:
         return float(np.dot(W[:, 0], W[:, 0]))
     gram = (W.T @ W).astype(np.float64, copy=False)
-    gram = 0.5 * (gram + gram.T)
-    return float(max(np.linalg.eigvalsh(gram)[-1], 0.0))
+    return float(max(np.linalg.eigvalsh(0.5 * (gram + gram.T))[-1], 0.0))
+
+
+def _eigh(C):
+    """Eigendecomposition of a stack of symmetric matrices (LAPACK divide and conquer)."""
+    lam = np.empty(C.shape[:-1])
+    V = np.empty(C.shape)
+    for t in range(C.shape[0]):
+        lam[t], V[t] = scipy.linalg.eigh(C[t], driver="evd", check_finite=False)
+    return lam, V
 
 
 def label_covariance(X, U, sample_weight=None):
@@ -500,7 +509,7 @@ class _NormalSystem:
                 At = A[:, t, :]
                 C[t] = At.T @ At
             C = _sym(C)
-        lam, V = np.linalg.eigh(C)
+        lam, V = _eigh(C)
         lam = np.maximum(lam, 0.0)
         denom = lam[:, :, None] + lam[:, None, :]
         cutoff = rcond * 2.0 * lam[:, -1:]  # (T, 1)
@@ -715,8 +724,9 @@ class SecondOrderConstraint:
     def _use_gram(self, N, T, m):
         if self.gram != "auto":
             return bool(self.gram)
-        # set-up T^2 N m^2 + k * 2 T^2 m^3 versus k * 4 T N m^2, with k ~ 30 iterations
-        return T * N * m * m + 60 * T * T * m**3 < 120 * N * m * m
+        # set-up T^2 N m^2 + k * 2 T^2 m^3 versus k * 4 T N m^2 flops, with k ~ 30 PCG
+        # iterations; divided by T m^2:
+        return T * N + 60 * T * m < 120 * N
 
     def _system(self, A):
         N, T, m = A.shape
@@ -1074,15 +1084,41 @@ class SecondOrderConstraint:
                 if T > 1
                 else ""
             )
-            + ". Use fewer constrained units, release more units, or mode='penalty'; "
-            "max_isotropic_dim_estimate gives the bound for your Q."
+            + ". " + self._bound_hint(N)
+            + "Use fewer constrained units, release more units, or mode='penalty'."
         )
+
+    def _bound_hint(self, N):
+        """Part of the infeasibility message: the computed bound when it is cheap."""
+        qm = self.Q_matmul
+        hint = ""
+        if isinstance(qm, DataQMatmul):
+            pos = np.sum(qm.coef_ > 0, axis=0)
+            neg = np.sum(qm.coef_ < 0, axis=0)
+            hint += (
+                "With Q from data, Q^t has at most (#samples with u^t above its mean) "
+                "positive and (#samples below) negative eigenvalues, here "
+                f"min over t of min(#above, #below) = {int(np.min(np.minimum(pos, neg)))}, "
+                "which caps min(n_+, n_-). "
+            )
+        cheap = (isinstance(qm, DataQMatmul) and qm.n_samples < N) or (
+            isinstance(qm, ExplicitQMatmul) and N <= 800
+        )
+        if cheap:
+            try:
+                bound = max_isotropic_dim_estimate(self)
+                hint += f"max_isotropic_dim_estimate gives {bound} for this Q. "
+            except Exception:  # pragma: no cover - diagnostics must not mask the error
+                pass
+        else:
+            hint += "max_isotropic_dim_estimate(constraint) computes the bound for your Q. "
+        return hint
 
 
 def _orthonormalize(W):
     """Polar factor ``W (W^T W)^{-1/2}`` (pseudo-inverse square root for rank deficiency)."""
     gram = (W.T @ W).astype(np.float64)
-    ev, V = np.linalg.eigh(0.5 * (gram + gram.T))
+    ev, V = scipy.linalg.eigh(0.5 * (gram + gram.T), driver="evd", check_finite=False)
     ev = np.maximum(ev, 0.0)
     cut = ev[-1] * 1e3 * np.finfo(W.dtype).eps if ev.size else 0.0
     inv_sqrt = np.where(ev > cut, 1.0 / np.sqrt(np.where(ev > cut, ev, 1.0)), 0.0)

@@ -214,8 +214,9 @@ class Layer:
     def energy(self, x):
         return -(x @ self.params["theta"])
 
-    def cgf_grad(self, I, w=None):
-        return {"theta": _wmean(self.mean(I), w)}
+    def cgf_grad(self, I, w=None, mean=None):
+        """Weighted mean of d cgf / d param; ``mean`` may pass a precomputed self.mean(I)."""
+        return {"theta": _wmean(self.mean(I) if mean is None else mean, w)}
 
     def energy_grad(self, x, w=None):
         return {"theta": -_wmean(x, w)}
@@ -457,8 +458,8 @@ class Gaussian(Layer):
     def energy(self, x):
         return (0.5 * (x * x) @ self._g()) - x @ self.params["theta"]
 
-    def cgf_grad(self, I, w=None):
-        m = self.mean(I)
+    def cgf_grad(self, I, w=None, mean=None):
+        m = self.mean(I) if mean is None else mean
         g = self._g()
         second = _wmean(m * m, w) + 1.0 / g
         return {"theta": _wmean(m, w), "gamma": -0.5 * second * np.sign(self.params["gamma"])}
@@ -504,7 +505,7 @@ class ReLU(Gaussian):
     def mode(self, I):
         return np.maximum(self._x(I), 0) / self._g()
 
-    def cgf_grad(self, I, w=None):
+    def cgf_grad(self, I, w=None, mean=None):
         m, v = _half_moments(self._x(I), self._g())
         return {"theta": _wmean(m, w),
                 "gamma": -0.5 * _wmean(m * m + v, w) * np.sign(self.params["gamma"])}
@@ -585,7 +586,7 @@ class DReLU(Layer):
         return (0.5 * (xp * xp) @ np.abs(p["gamma_p"]) - xp @ p["theta_p"]
                 + 0.5 * (xn * xn) @ np.abs(p["gamma_n"]) - xn @ p["theta_n"])
 
-    def cgf_grad(self, I, w=None):
+    def cgf_grad(self, I, w=None, mean=None):
         pp, pn, mp, vp, mn, vn = self._moments(I)
         p = self.params
         return {
@@ -715,15 +716,16 @@ class Mixed(Layer):
     def energy(self, x):
         return sum(lay.energy(x[:, s]) for lay, s in zip(self.layers, self._slices))
 
-    def _merge(self, method, a, w):
+    def _merge(self, method, a, w, **kw):
         out = {}
         for k, (lay, s) in enumerate(zip(self.layers, self._slices)):
-            for p, g in getattr(lay, method)(a[:, s], w).items():
+            extra = {key: (None if v is None else v[:, s]) for key, v in kw.items()}
+            for p, g in getattr(lay, method)(a[:, s], w, **extra).items():
                 out[f"{k}.{p}"] = g
         return out
 
-    def cgf_grad(self, I, w=None):
-        return self._merge("cgf_grad", I, w)
+    def cgf_grad(self, I, w=None, mean=None):
+        return self._merge("cgf_grad", I, w, mean=mean)
 
     def energy_grad(self, x, w=None):
         return self._merge("energy_grad", x, w)

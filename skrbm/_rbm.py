@@ -103,6 +103,32 @@ class RBM:
         out.update({"hidden." + k: g for k, g in self.hidden.cgf_grad(I, w).items()})
         return out
 
+    def pcd_gradient(self, vd, wd, vm):
+        """Log-likelihood ascent direction from a weighted data batch and model samples.
+
+        The fused training path: 3 GEMMs for the hidden inputs of data and chains are
+        shared by the weight, field and centering terms (plus one stacked GEMM for
+        <v h>_data - <v h>_model). Returns (grad dict, hidden means of data, of model).
+        """
+        W = self.W
+        nm = vm.shape[0]
+        Id = vd @ W
+        Im = vm @ W
+        hd = self.hidden.mean(Id)
+        hm = self.hidden.mean(Im)
+        left = np.concatenate([vd * wd[:, None], vm * (-1.0 / nm)], axis=0)
+        gW = left.T @ np.concatenate([hd, hm], axis=0)
+        grad = {"W": gW}
+        ed = self.visible.energy_grad(vd, wd)
+        em = self.visible.energy_grad(vm)
+        for k in ed:
+            grad["visible." + k] = em[k] - ed[k]
+        cd = self.hidden.cgf_grad(Id, wd, mean=hd)
+        cm = self.hidden.cgf_grad(Im, mean=hm)
+        for k in cd:
+            grad["hidden." + k] = cd[k] - cm[k]
+        return grad, hd, hm
+
     def stats_from_hidden(self, h, w=None):
         """E[-dE/dparam] given hidden configurations h (visible units summed out)."""
         I = h @ self.W.T
@@ -306,15 +332,31 @@ class RBM:
 
 
 def adam_update(param, grad, state, key, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-    """One in-place Adam ascent step on ``param``; returns the step taken."""
-    m, v, t = state.setdefault(key, [np.zeros_like(param), np.zeros_like(param), 0])
+    """One in-place Adam ascent step on ``param``; returns the step taken.
+
+    Moments and a work buffer are preallocated in ``state[key]`` and updated in place (no
+    temporaries of the parameter's size).  The returned step lives in that buffer: use it
+    before the next call.
+    """
+    st = state.get(key)
+    if st is None:
+        st = state[key] = [np.zeros_like(param), np.zeros_like(param), 0,
+                           np.empty_like(param)]
+    elif len(st) == 3:  # state saved by an older version: add the buffer
+        st.append(np.empty_like(param))
+    m, v, t, buf = st
     t += 1
-    state[key][2] = t
+    st[2] = t
     m *= beta1
-    m += (1 - beta1) * grad
+    np.multiply(grad, 1 - beta1, out=buf)
+    m += buf
     v *= beta2
-    v += (1 - beta2) * grad * grad
-    step = m / (np.sqrt(v) + eps * np.sqrt(1 - beta2**t))
-    step *= lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
-    param += step
-    return step
+    np.multiply(grad, grad, out=buf)
+    buf *= 1 - beta2
+    v += buf
+    np.sqrt(v, out=buf)
+    buf += eps * np.sqrt(1 - beta2**t)
+    np.divide(m, buf, out=buf)
+    buf *= lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+    param += buf
+    return buf

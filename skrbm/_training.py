@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from ._rbm import adam_update
+
 
 class DivergenceError(FloatingPointError):
     """Raised when training produces non-finite parameters or chains."""
@@ -86,12 +88,24 @@ class PCDTrainer:
 
     # ------------------------------------------------------------------------------
     def gradient(self, rbm, vd, wd):
-        """Log-likelihood ascent direction (dict) from a weighted data batch."""
+        """Log-likelihood ascent direction (dict) from a weighted data batch (wd sums to 1).
+
+        Advances the persistent chains by ``n_gibbs_steps`` sweeps first.  With centering,
+        the weight gradient is the centred one <(v-c)(h-d)>_data - <(v-c)(h-d)>_model
+        (Melchior et al. 2016), computed from the same hidden means (no extra GEMM).
+        """
         self.chains, _ = rbm.gibbs(self.chains, self.n_gibbs_steps, self._rng)
-        gd = rbm.stats_from_visible(vd, wd)
-        gm = rbm.stats_from_visible(self.chains)
-        grad = {k: gd[k] - gm[k] for k in gd}
+        grad, hd, hm = rbm.pcd_gradient(vd, wd, self.chains)
         W = rbm.W
+        if self.center:
+            c = self.visible_offset
+            dh = wd @ hd
+            # d <- running mean of <h>_data (damping 0.01)
+            self.hidden_offset = (0.99 * self.hidden_offset + 0.01 * dh).astype(rbm.dtype)
+            dv = wd @ vd - self.chains.mean(axis=0)
+            # dL/dW_centred = dL/dW - (dL/da) d^T - c (dL/db)^T
+            grad["W"] -= np.outer(dv, self.hidden_offset)
+            grad["W"] -= np.outer(c, dh - hm.mean(axis=0))
         if self.l2:
             grad["W"] -= self.l2 * W
         if self.l1:
@@ -100,25 +114,9 @@ class PCDTrainer:
             grad["W"] -= self.l1l2 * np.sign(W) * np.abs(W).mean(axis=0, keepdims=True)
         return grad
 
-    def _centred_grad_W(self, rbm, vd, wd, grad):
-        """Replace grad['W'] by the centred one <(v-c)(h-d)>_d - <(v-c)(h-d)>_m."""
-        c, d = self.visible_offset, self.hidden_offset
-        gv = grad["visible.theta"] if "visible.theta" in grad else None
-        hd = rbm.hidden.mean(vd @ rbm.W)
-        dh = wd @ hd
-        hm = rbm.hidden.mean(self.chains @ rbm.W).mean(axis=0)
-        # d <- running mean of <h>_data (damping 0.01)
-        self.hidden_offset = (0.99 * d + 0.01 * dh).astype(rbm.dtype)
-        dv = wd @ vd - self.chains.mean(axis=0)
-        del gv
-        # dL/dW_centred = dL/dW - (dL/da) d^T - c (dL/db)^T with dL/da = <v>_d - <v>_m, etc.
-        grad["W"] -= np.outer(dv, self.hidden_offset) + np.outer(c, dh - hm)
-
     def step(self, rbm, vd, wd):
         """One PCD update on a weighted batch (wd sums to one)."""
         grad = self.gradient(rbm, vd, wd)
-        if self.center:
-            self._centred_grad_W(rbm, vd, wd, grad)
         params = rbm.parameters()
         steps = {}
         lr = self.learning_rate
@@ -126,7 +124,6 @@ class PCDTrainer:
             grad["W"] = self.constraint.transform_gradient(rbm.W, grad["W"])
         for k, g in grad.items():
             if self.optimizer == "adam":
-                from ._rbm import adam_update
                 steps[k] = adam_update(params[k], g, self.opt_state, k, lr)
             else:
                 s = lr * g
@@ -203,7 +200,8 @@ class PCDTrainer:
 
 
 def _copy_state(state):
-    return {k: [v[0].copy(), v[1].copy(), v[2]] for k, v in state.items()}
+    return {k: [v[0].copy(), v[1].copy(), v[2], np.empty_like(v[0])]
+            for k, v in state.items()}
 
 
 def _nonfinite(rbm, chains):

@@ -30,7 +30,11 @@ from .metrics import label_information
 
 
 def _models(n_iter, seed):
-    common = dict(n_components=24, learning_rate=0.01, n_iter=n_iter, random_state=seed)
+    # center=False: centering gives higher likelihoods but, on this small data set, larger
+    # weights whose nonlinear (third- and higher-order) label information leaks through the
+    # sigmoid; benchmarks/label_probes.py measures both settings.
+    common = dict(n_components=24, learning_rate=0.01, n_iter=n_iter, random_state=seed,
+                  center=False)
     return [
         ("RBM, no constraint", ConstrainedRBM(order=0, **common)),
         ("ConstrainedRBM order 1", ConstrainedRBM(order=1, **common)),
@@ -79,7 +83,7 @@ def run_digits(out, n_iter=20, cv=5, seed=0, plot=True):
     clf = LogisticRegression(max_iter=5000).fit(digits.data[digits.target < 2] / 16 > 0.5, y)
     target = 1 - y
     Xt = dis.transfer(X, target)
-    acc = float(np.mean(clf.predict(Xt > 0.5) == target))
+    acc = float(np.mean(clf.predict(Xt) == target))  # Xt: conditional means E[v | h]
     print(f"\nAttribute transfer (DisentangledRBM, released unit set to the other class's "
           f"mean, constrained units kept):\n  an independent pixel classifier assigns the "
           f"target label to {100 * acc:.1f}% of the {len(X)} transferred images")

@@ -332,3 +332,12 @@ def test_order2_rank_limited_when_too_many_units():
     # components outside the isotropic subspace stay at the retraction tolerance level
     assert np.linalg.matrix_rank(W, tol=1e-3 * np.linalg.norm(W, 2)) <= bound
     assert np.abs(W.T @ Q @ W).max() <= 1e-8 * np.linalg.norm(W, 2) ** 2 * np.linalg.norm(Q, 2)
+
+
+def test_no_room_for_first_order_constraints_warns_and_zeroes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 2))
+    y = np.repeat([0, 1, 2], 30)
+    with pytest.warns(UserWarning, match="leave no room"):
+        rbm = ConstrainedRBM(3, order=1, n_iter=2, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(rbm.components_, 0.0)
