@@ -55,6 +55,26 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "verbose": ["verbose"],
     }
 
+    # ------------------------------------------------------------------ persistence
+    def __getstate__(self):
+        state = super().__getstate__()
+        from . import __version__
+
+        state["_skrbm_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        from . import __version__
+
+        saved = state.pop("_skrbm_version", None)
+        if saved is not None and _release(saved) != _release(__version__):
+            raise ValueError(
+                f"This {type(self).__name__} was saved with skrbm {saved}, which stores its "
+                f"fitted state differently from the installed skrbm {__version__}. Install "
+                f"skrbm=={saved} to load it, or refit the model."
+            )
+        super().__setstate__(state)
+
     # ------------------------------------------------------------------ tags / names
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -373,6 +393,11 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         )
         out = np.concatenate(results, axis=0)
         return rbm.visible.decode(out)
+
+
+def _release(version):
+    """major.minor of a version string: the unit of pickle compatibility."""
+    return tuple(version.split(".")[:2])
 
 
 def _chain_block(rbm, v, n, n_steps, seed):

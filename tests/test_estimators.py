@@ -276,3 +276,18 @@ def test_rescale_hidden_option_gives_unit_columns():
     rbm = ConstrainedRBM(3, hidden="gaussian", rescale_hidden=True, n_iter=2,
                          random_state=0).fit(X)
     np.testing.assert_allclose(np.linalg.norm(rbm.components_, axis=1), 1.0)
+
+
+def test_saved_model_carries_version_and_refuses_incompatible():
+    import skrbm
+
+    X = _binary(40, 5)
+    rbm = ConstrainedRBM(3, n_iter=1, random_state=0).fit(X)
+    state = rbm.__getstate__()
+    assert state["_skrbm_version"] == skrbm.__version__
+    blob = pickle.dumps(rbm)
+    np.testing.assert_array_equal(pickle.loads(blob).transform(X), rbm.transform(X))
+    state["_skrbm_version"] = "0.0.1"
+    new = ConstrainedRBM.__new__(ConstrainedRBM)
+    with pytest.raises(ValueError, match="saved with skrbm 0.0.1"):
+        new.__setstate__(state)
