@@ -107,7 +107,7 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_static_path = []
+html_static_path = ["_static"]
 html_show_sourcelink = False
 
 # matplotlib inside the build (examples and doctested snippets) never opens a window
