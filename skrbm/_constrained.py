@@ -413,10 +413,20 @@ second_order, penalty, q_form
         out = self._clamped_decode(h, units, vals, n_steps, rng)
         return self.rbm_.visible.decode(out) if self.rbm_.visible.name == "potts" else out
 
-    def sample(self, n_samples=1, *, y=None, n_steps=1000, random_state=None):
-        """Sample from the model; with ``y``, clamp the released units to class ``y``."""
+    def sample(self, n_samples=1, *, y=None, n_steps=1000, method="gibbs",
+               n_temperatures=10, random_state=None, return_info=False):
+        """Sample from the model; with ``y``, clamp the released units to class ``y``.
+
+        Without ``y`` this is :meth:`ConstrainedRBM.sample` (Gibbs or parallel tempering).
+        With ``y`` the released units are held at their mean over the training samples of
+        that class (one class, or one per sample) during ``n_steps`` Gibbs sweeps.
+        """
         if y is None:
-            return super().sample(n_samples, n_steps=n_steps, random_state=random_state)
+            return super().sample(n_samples, n_steps=n_steps, method=method,
+                                  n_temperatures=n_temperatures, random_state=random_state,
+                                  return_info=return_info)
+        if method != "gibbs":
+            raise ValueError("Conditional sampling (y given) supports method='gibbs' only.")
         from sklearn.utils import check_random_state
 
         check_is_fitted(self)
@@ -428,4 +438,5 @@ second_order, penalty, q_form
             h = rbm.sample_h(v, rng)
             h[:, units] = vals
             v = rbm.sample_v(h, rng)
-        return rbm.visible.decode(v)
+        out = rbm.visible.decode(v)
+        return (out, {}) if return_info else out

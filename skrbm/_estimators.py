@@ -3,10 +3,8 @@
 import numbers
 
 import numpy as np
-from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.parallel import Parallel, delayed
 
 from ._compat import (
     Interval,
@@ -345,67 +343,135 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """Mean log pseudo-likelihood of X (so that model selection works without a scorer)."""
         return float(np.mean(self.score_samples(X)))
 
-    def log_partition(self, method="exact"):
-        """Log partition function log Z.
+    def log_partition(self, method="auto", *, X=None, n_chains=256, n_betas=10000,
+                      random_state=None, return_stderr=False):
+        """Log partition function log Z, exactly or by annealed importance sampling.
 
         Parameters
         ----------
-        method : {"exact"}
-            Exact enumeration of the smaller discrete layer (up to 2**22 states), or the
-            closed form for Gaussian-Gaussian models.
-        """
-        check_is_fitted(self)
-        if method != "exact":
-            raise ValueError(f"method={method!r} is not supported; accepted: 'exact'.")
-        return self.rbm_.log_partition_exact(MAX_EXACT_STATES)
+        method : {"auto", "exact", "ais", "rais"}, default="auto"
+            "exact" enumerates the smaller discrete layer (up to 2**22 states) or uses the
+            closed form of Gaussian-Gaussian models; "ais" anneals from the independent-site
+            model of the visible fields (an estimate whose expectation of exp is Z, so its
+            log is a lower bound in expectation); "rais" anneals in reverse from samples
+            started at ``X`` (an upper bound in expectation when the starting states are
+            model samples). "auto" is exact when feasible, else AIS.
+        X : array-like of shape (n_samples, n_features), default=None
+            Starting data for "rais".
+        n_chains, n_betas : int, default=256, 10000
+            AIS/RAIS chains (run in parallel blocks over ``n_jobs``) and temperatures.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the annealing chains.
+        return_stderr : bool, default=False
+            Also return the standard error of the estimate (0 for exact).
 
-    def log_likelihood(self, X, method="exact"):
-        """Exact log-likelihood log P(v) = -F(v) - log Z per sample."""
-        logZ = self.log_partition(method=method)
-        return -self.free_energy(X) - logZ
+        Returns
+        -------
+        log_z : float
+        stderr : float
+            Only when ``return_stderr`` is True.
+        """
+        from ._sampling import log_partition
+
+        check_is_fitted(self)
+        kwargs = {}
+        if method in ("ais", "rais") or (method == "auto" and not self._exact_feasible()):
+            kwargs = dict(n_chains=n_chains, n_betas=n_betas, n_jobs=self.n_jobs,
+                          random_state=random_state)
+        Xe = None if X is None else self._encode(X)
+        est = log_partition(self.rbm_, method, X=Xe, **kwargs)
+        return (est.value, est.stderr) if return_stderr else est.value
+
+    def _exact_feasible(self):
+        try:
+            self.rbm_.exact_route(MAX_EXACT_STATES)
+            return True
+        except ValueError:
+            return False
+
+    def log_likelihood(self, X, method="auto", *, n_chains=256, n_betas=10000,
+                       random_state=None, return_stderr=False):
+        """Log-likelihood log P(v) = -F(v) - log Z of each sample.
+
+        ``method`` and the sampling options are those of :meth:`log_partition` (for "rais"
+        the reverse chains start from X).  With ``return_stderr`` the standard error of
+        log Z, shared by all samples, is returned too.
+
+        Returns
+        -------
+        log_likelihood : ndarray of shape (n_samples,)
+        stderr : float
+            Only when ``return_stderr`` is True.
+        """
+        logZ, se = self.log_partition(method, X=X if method == "rais" else None,
+                                      n_chains=n_chains, n_betas=n_betas,
+                                      random_state=random_state, return_stderr=True)
+        ll = -self.free_energy(X) - logZ
+        return (ll, se) if return_stderr else ll
 
     def gibbs(self, X, *, n_steps=1, random_state=None):
         """Continue Gibbs chains started at X for ``n_steps`` sweeps; returns the new v."""
         v = self._encode(X)
         return self._run_chains(v, n_steps, random_state)
 
-    def sample(self, n_samples=1, *, n_steps=1000, random_state=None):
-        """Draw ``n_samples`` from fresh chains started from the independent-site model of
-        the visible fields and run for ``n_steps`` Gibbs sweeps."""
+    def sample(self, n_samples=1, *, n_steps=1000, method="gibbs", n_temperatures=10,
+               random_state=None, return_info=False):
+        """Draw ``n_samples`` from the model.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        n_steps : int, default=1000
+            Gibbs sweeps per chain (for "pt": sweeps of every replica).
+        method : {"gibbs", "pt"}, default="gibbs"
+            "gibbs": independent chains started from the independent-site model of the
+            visible fields. "pt": parallel tempering (replica exchange along an
+            inverse-temperature ladder towards that independent-site model), for
+            multimodal models where plain Gibbs does not cross between modes.
+        n_temperatures : int, default=10
+            Replicas of the "pt" ladder.
+        random_state : int, RandomState instance or None, default=None
+        return_info : bool, default=False
+            With "pt", also return a dict with the swap ``acceptance_rates`` of adjacent
+            pairs and the ladder ``betas``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        info : dict
+            Only when ``return_info`` is True.
+        """
         check_is_fitted(self)
         if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        return self._run_chains(None, n_steps, random_state, n_samples=n_samples)
+        if method not in ("gibbs", "pt"):
+            raise ValueError(f"method must be 'gibbs' or 'pt', got {method!r}.")
+        if method == "gibbs":
+            out = self._run_chains(None, n_steps, random_state, n_samples=n_samples)
+            return (out, {}) if return_info else out
+        from ._sampling import parallel_tempering
+
+        res = parallel_tempering(self.rbm_, n_samples, n_temperatures=n_temperatures,
+                                 n_steps=n_steps, n_jobs=self.n_jobs,
+                                 random_state=random_state)
+        out = self.rbm_.visible.decode(res.samples)
+        info = {"acceptance_rates": res.acceptance_rates, "betas": res.betas}
+        return (out, info) if return_info else out
 
     def _run_chains(self, v, n_steps, random_state, n_samples=None):
+        from ._sampling import run_chains
+
         if not isinstance(n_steps, numbers.Integral) or n_steps < 0:
             raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}.")
-        rng = check_random_state(random_state)
         n = n_samples if v is None else v.shape[0]
-        n_blocks = -(-n // _CHAIN_BLOCK)
-        seeds = rng.randint(np.iinfo(np.int32).max, size=n_blocks)
-        rbm = self.rbm_
-        blocks = [(k * _CHAIN_BLOCK, min(n, (k + 1) * _CHAIN_BLOCK)) for k in range(n_blocks)]
-        n_jobs = min(effective_n_jobs(self.n_jobs), n_blocks)
-        results = Parallel(n_jobs=n_jobs)(
-            delayed(_chain_block)(rbm, None if v is None else v[a:b], b - a, n_steps, s)
-            for (a, b), s in zip(blocks, seeds)
-        )
-        out = np.concatenate(results, axis=0)
-        return rbm.visible.decode(out)
+        out = run_chains(self.rbm_, n, n_steps, v0=v, n_jobs=self.n_jobs,
+                         random_state=random_state, block=_CHAIN_BLOCK)
+        return self.rbm_.visible.decode(out)
 
 
 def _release(version):
     """major.minor of a version string: the unit of pickle compatibility."""
     return tuple(version.split(".")[:2])
-
-
-def _chain_block(rbm, v, n, n_steps, seed):
-    gen = np.random.default_rng(seed)
-    if v is None:
-        v = rbm.sample_independent_visible(n, gen)
-    v, _ = rbm.gibbs(v, n_steps, gen)
-    return v
 
 
 def _check_hidden(H, rbm):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from skrbm._layers import Bernoulli, Gaussian, Mixed, Potts, Spin, make_layer
+from skrbm._layers import Gaussian, Mixed, Spin, make_layer
 from skrbm._rbm import RBM
 from skrbm._sampling import (
     LogZEstimate,
