@@ -194,7 +194,7 @@ class DisentangledRBM(_BaseRBM):
         model uses ``released_hidden="spin"`` with ``hidden="gaussian"``.
     visible, hidden, order, learning_rate, batch_size, n_iter, n_gibbs_steps, optimizer, \
 l1, l2, l1l2, center, rescale_hidden, warm_start, n_jobs, random_state, verbose, \
-second_order, penalty, q_form
+callback, second_order, penalty, q_form
         As in :class:`ConstrainedRBM`. ``hidden`` must be a single unit type here; the
         released units come first in the hidden layer.
 
@@ -234,7 +234,8 @@ second_order, penalty, q_form
                  batch_size=64, n_iter=10, n_gibbs_steps=1, optimizer="adam", l1=0.0,
                  l2=0.0, l1l2=0.0, center=True, rescale_hidden=False, second_order="exact",
                  penalty=1.0,
-                 q_form="auto", warm_start=False, n_jobs=None, random_state=None, verbose=0):
+                 q_form="auto", warm_start=False, n_jobs=None, random_state=None, verbose=0,
+                 callback=None):
         self.n_components = n_components
         self.n_released = n_released
         self.released_hidden = released_hidden
@@ -258,6 +259,7 @@ second_order, penalty, q_form
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.callback = callback
 
     def _label_layout(self, labels):
         """Directions per label column and the released units of each."""

@@ -621,12 +621,13 @@ class SecondOrderConstraint:
         ``lambda_Q`` of the soft version.
     tol : float, default=1e-10
         Target of :meth:`retract`: ``max_t max |W^T Q^t W| <= tol * ||W||_2^2 * ||Q||``.
-        For float32 weights the effective target is ``max(tol, 100 * eps_float32)`` (about 1.2e-5).
+        For float32 weights the effective target is ``max(tol, 100 * eps_float32)``
+        (about 1.2e-5).
     max_newton : int, default=20
         Maximum Gauss-Newton iterations of :meth:`retract`.
     Q_norm : float, default=None
-        ``max_t ||Q^t||_2``; estimated on first use by 30 steps of block subspace iteration
-        through ``Q_matmul`` when None.
+        ``max_t ||Q^t||_2``; estimated on first use by block Lanczos through ``Q_matmul``
+        (:meth:`estimate_Q_norm`) when None.
     cg_tol : float, default=None
         Relative residual target of the coupled solve (``T > 1``); default
         ``max(1e-12, 100 * eps)`` of the working dtype.

@@ -20,6 +20,10 @@ from ._training import DivergenceError, PCDTrainer, canonical_rows
 
 _VISIBLE_TYPES = {"auto", "bernoulli", "spin", "gaussian", "relu", "drelu", "potts"}
 _CHAIN_BLOCK = 64  # chains per independently seeded block (fixed: results do not depend on n_jobs)
+_MONITOR_ROWS = 256  # rows (largest weights first) on which history_ tracks pseudo-likelihood
+_FITTED_STATE = ("rbm_", "trainer_", "n_iter_", "history_", "components_",
+                 "intercept_visible_", "intercept_hidden_", "visible_layer_", "hidden_layer_",
+                 "chains_", "constraint_residual_", "constrained_rank_")
 
 
 def _hidden_spec_ok(spec):
@@ -51,6 +55,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "callback": [callable, None],
     }
 
     # ------------------------------------------------------------------ persistence
@@ -225,22 +230,56 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 setattr(trainer, name, getattr(self, name))
         n_epochs = 1 if partial else self.n_iter
         start = 0 if first else self.n_iter_
-        monitor = None
-        if self.verbose:
-            def monitor(epoch):
-                pl = float(np.mean(rbm.log_pseudolikelihood(Xc[:1000])))
-                extra = ""
-                if trainer.constraint is not None:
-                    extra = f", constraint residual = {trainer.constraint.residual(rbm):.3g}"
-                return f", pseudo-likelihood = {pl:.4f}{extra}"
-        trainer.run_epochs(rbm, Xc, wc, n_epochs, trainer.rng, verbose=self.verbose,
-                           name=type(self).__name__, monitor=monitor, start_epoch=start)
+        history = [] if first else [dict(h) for h in getattr(self, "history_", [])]
+        previous = {k: getattr(self, k) for k in _FITTED_STATE if hasattr(self, k)}
+        mon = Xc[np.argsort(-wc, kind="stable")[:_MONITOR_ROWS]]
+        name = type(self).__name__
+
+        watch = bool(self.verbose) or self.callback is not None
+
+        def on_epoch(epoch, seconds, phases):
+            record = {"iteration": epoch, "time": seconds}
+            if watch:  # costs about one pass over 256 rows per visible site
+                record["pseudo_likelihood"] = float(np.mean(rbm.log_pseudolikelihood(mon)))
+            if trainer.constraint is not None:
+                record["constraint_residual"] = trainer.constraint.residual(rbm)
+            history.append(record)
+            if self.verbose:
+                msg = f"[{name}] Iteration {epoch}, pseudo-likelihood = " \
+                      f"{record['pseudo_likelihood']:.4f}"
+                if "constraint_residual" in record:
+                    msg += f", constraint residual = {record['constraint_residual']:.3g}"
+                msg += f", time = {seconds:.2f}s"
+                if self.verbose >= 2 and phases:
+                    msg += " (" + ", ".join(f"{k} {v:.2f}s" for k, v in phases.items()) + ")"
+                print(msg)
+            if self.callback is None:
+                return False
+            # expose the current state to the callback (restored if training fails later)
+            self._commit(rbm, trainer, epoch, history)
+            return bool(self.callback(self, epoch))
+
+        try:
+            ran = trainer.run_epochs(rbm, Xc, wc, n_epochs, trainer.rng, name=name,
+                                     on_epoch=on_epoch, start_epoch=start,
+                                     progress=self.verbose >= 2)
+        except BaseException:
+            for k in _FITTED_STATE:  # a failed call leaves the previous fitted state
+                if k in previous:
+                    setattr(self, k, previous[k])
+                elif hasattr(self, k):
+                    delattr(self, k)
+            raise
         # commit the fitted state only after a successful fit
+        self._commit(rbm, trainer, start + ran, history)
+        return self
+
+    def _commit(self, rbm, trainer, n_iter, history):
         self.rbm_ = rbm
         self.trainer_ = trainer
-        self.n_iter_ = start + n_epochs
+        self.n_iter_ = n_iter
+        self.history_ = history
         self._set_public_attributes()
-        return self
 
     def _set_public_attributes(self):
         rbm = self.rbm_
@@ -577,7 +616,14 @@ class ConstrainedRBM(_BaseRBM):
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, minibatch order and the Gibbs chains.
     verbose : int, default=0
-        0 is silent; 1 prints one line per epoch with the pseudo-likelihood.
+        0 is silent; 1 prints one line per epoch in scikit-learn's format
+        (``[ConstrainedRBM] Iteration i, pseudo-likelihood = ..., constraint residual =
+        ..., time = ...s``); 2 adds a tqdm progress bar over minibatches (when tqdm is
+        installed) and the time spent in each phase of the updates.
+    callback : callable, default=None
+        Called as ``callback(estimator, iteration)`` after every epoch, with the
+        estimator's fitted attributes showing the current state; returning True stops
+        training.  Use it to record learning curves or stop early.
 
     Attributes
     ----------
@@ -593,6 +639,11 @@ class ConstrainedRBM(_BaseRBM):
         Persistent chains at the end of training, in the data representation.
     n_iter_ : int
         Number of epochs run so far.
+    history_ : list of dict
+        One record per epoch: ``iteration``, ``time`` (s), with constraints
+        ``constraint_residual``, and, when ``verbose > 0`` or a ``callback`` is set (it
+        costs a pass per visible site), ``pseudo_likelihood``: the mean log
+        pseudo-likelihood on up to 256 training rows, the most weighted first.
     constrained_rank_ : int
         Only when ``order >= 1``: rank available to the constrained weights (below
         n_components when second-order constraints cannot be met at full rank; a warning
@@ -621,7 +672,7 @@ class ConstrainedRBM(_BaseRBM):
                  learning_rate=1e-3, batch_size=64, n_iter=10, n_gibbs_steps=1,
                  optimizer="adam", l1=0.0, l2=0.0, l1l2=0.0, center=True,
                  rescale_hidden=False, second_order="exact", penalty=1.0, q_form="auto", warm_start=False,
-                 n_jobs=None, random_state=None, verbose=0):
+                 n_jobs=None, random_state=None, verbose=0, callback=None):
         self.n_components = n_components
         self.visible = visible
         self.hidden = hidden
@@ -643,3 +694,4 @@ class ConstrainedRBM(_BaseRBM):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.callback = callback

@@ -64,6 +64,7 @@ class PCDTrainer:
         self.visible_offset = None
         self.n_updates = 0
         self.rng = None
+        self.timers = None
 
     def copy(self):
         """Copy of the mutable training state (the constraint, immutable, is shared)."""
@@ -114,14 +115,24 @@ class PCDTrainer:
             grad["W"] -= self.l1l2 * np.sign(W) * np.abs(W).mean(axis=0, keepdims=True)
         return grad
 
+    def _tick(self, phase, t0):
+        """Accumulate the time since t0 under ``phase`` (only while timing)."""
+        t1 = time.perf_counter()
+        if self.timers is not None:
+            self.timers[phase] = self.timers.get(phase, 0.0) + (t1 - t0)
+        return t1
+
     def step(self, rbm, vd, wd):
         """One PCD update on a weighted batch (wd sums to one)."""
+        t = time.perf_counter()
         grad = self.gradient(rbm, vd, wd)
+        t = self._tick("gibbs+gradient", t)
         params = rbm.parameters()
         steps = {}
         lr = self.learning_rate
         if self.constraint is not None:
             grad["W"] = self.constraint.transform_gradient(rbm.W, grad["W"])
+            t = self._tick("constraint", t)
         for k, g in grad.items():
             if self.optimizer == "adam":
                 steps[k] = adam_update(params[k], g, self.opt_state, k, lr)
@@ -135,8 +146,10 @@ class PCDTrainer:
             sW = steps["W"]
             rbm.visible.shift_field(-(sW @ self.hidden_offset))
             rbm.hidden.shift_field(-(self.visible_offset @ sW))
+        t = self._tick("update", t)
         if self.constraint is not None:
             self.constraint.after_step(rbm)
+            t = self._tick("constraint", t)
         if rbm.visible.name == "potts":
             self._potts_gauge(rbm)
         if self.rescale_hidden:
@@ -156,47 +169,75 @@ class PCDTrainer:
         rbm.hidden.shift_field(mean.sum(axis=(0, 1)))
 
     # ------------------------------------------------------------------------------
-    def run_epochs(self, rbm, X, w, n_epochs, rng, *, verbose=0, name="RBM",
-                   monitor=None, start_epoch=0):
-        """Run ``n_epochs`` passes over the canonical weighted data ``(X, w)``.
+    def run_epochs(self, rbm, X, w, n_epochs, rng, *, name="RBM", on_epoch=None,
+                   start_epoch=0, progress=False):
+        """Run up to ``n_epochs`` passes over the canonical weighted data ``(X, w)``.
 
-        Raises DivergenceError (with the parameters restored to the last finite state)
-        when parameters or chains become non-finite.
+        ``on_epoch(epoch, seconds, phase_seconds)`` is called after every pass (epoch
+        counted from ``start_epoch + 1``); returning True stops training early.  Returns
+        the number of passes run.  ``progress`` shows a tqdm bar over minibatches (when
+        tqdm is installed) and times the phases of each update.
+
+        Raises DivergenceError (with the parameters, chains and optimizer state restored to
+        their values at the start of the failing pass) when parameters or chains become
+        non-finite.
         """
         self._rng = rng
         n = X.shape[0]
         wn = w / w.sum()
-        for epoch in range(n_epochs):
-            t0 = time.perf_counter()
-            # One backup per epoch (not per step, to keep the hot loop free of copies); a
-            # cheap scalar finiteness check runs after every update.
-            backup = (rbm.copy(), None if self.chains is None else self.chains.copy(),
-                      _copy_state(self.opt_state), self.hidden_offset, self.n_updates)
-            order = rng.permutation(n)
-            for start in range(0, n, self.batch_size):
-                idx = order[start:start + self.batch_size]
-                wb = wn[idx]
-                # overflow is detected below and reported as a DivergenceError
-                with np.errstate(over="ignore", invalid="ignore"):
-                    self.step(rbm, X[idx], (wb / wb.sum()).astype(rbm.dtype))
-                if not (np.isfinite(rbm.W.sum()) and np.isfinite(self.chains.sum())):
-                    bad = _nonfinite(rbm, self.chains)
-                    update = self.n_updates
-                    restored, self.chains, self.opt_state, self.hidden_offset, \
-                        self.n_updates = backup
-                    rbm.visible, rbm.hidden, rbm.W = (restored.visible, restored.hidden,
-                                                      restored.W)
-                    raise DivergenceError(
-                        f"{name}: the {bad} became non-finite at iteration "
-                        f"{start_epoch + epoch + 1} (update {update}); the parameters, "
-                        "chains and optimizer state were restored to their values at the "
-                        "start of that iteration. Try a smaller learning_rate "
-                        f"(now {self.learning_rate})."
-                    )
-            if verbose:
-                msg = monitor(epoch) if monitor is not None else ""
-                print(f"[{name}] Iteration {start_epoch + epoch + 1}{msg}, "
-                      f"time = {time.perf_counter() - t0:.2f}s")
+        bar = _progress_bar(progress, n_epochs * -(-n // self.batch_size), name)
+        self.timers = {} if progress else None
+        try:
+            for epoch in range(n_epochs):
+                t0 = time.perf_counter()
+                if self.timers is not None:
+                    self.timers.clear()
+                # One backup per epoch (not per step, to keep the hot loop free of
+                # copies); a cheap scalar finiteness check runs after every update.
+                backup = (rbm.copy(), None if self.chains is None else self.chains.copy(),
+                          _copy_state(self.opt_state), self.hidden_offset, self.n_updates)
+                order = rng.permutation(n)
+                for start in range(0, n, self.batch_size):
+                    idx = order[start:start + self.batch_size]
+                    wb = wn[idx]
+                    # overflow is detected below and reported as a DivergenceError
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        self.step(rbm, X[idx], (wb / wb.sum()).astype(rbm.dtype))
+                    if bar is not None:
+                        bar.update(1)
+                    if not (np.isfinite(rbm.W.sum()) and np.isfinite(self.chains.sum())):
+                        bad = _nonfinite(rbm, self.chains)
+                        update = self.n_updates
+                        restored, self.chains, self.opt_state, self.hidden_offset, \
+                            self.n_updates = backup
+                        rbm.visible, rbm.hidden, rbm.W = (restored.visible, restored.hidden,
+                                                          restored.W)
+                        raise DivergenceError(
+                            f"{name}: the {bad} became non-finite at iteration "
+                            f"{start_epoch + epoch + 1} (update {update}); the parameters, "
+                            "chains and optimizer state were restored to their values at "
+                            "the start of that iteration. Try a smaller learning_rate "
+                            f"(now {self.learning_rate})."
+                        )
+                phases = dict(self.timers) if self.timers is not None else {}
+                if on_epoch is not None and on_epoch(start_epoch + epoch + 1,
+                                                     time.perf_counter() - t0, phases):
+                    return epoch + 1
+            return n_epochs
+        finally:
+            if bar is not None:
+                bar.close()
+            self.timers = None
+
+
+def _progress_bar(progress, total, name):
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=name, unit="batch", leave=False)
 
 
 def _copy_state(state):

@@ -291,3 +291,50 @@ def test_saved_model_carries_version_and_refuses_incompatible():
     new = ConstrainedRBM.__new__(ConstrainedRBM)
     with pytest.raises(ValueError, match="saved with skrbm 0.0.1"):
         new.__setstate__(state)
+
+
+def test_callback_history_and_early_stop(digits01):
+    X, _ = digits01
+    seen = []
+
+    def cb(est, it):
+        seen.append((it, est.n_iter_, est.components_.copy()))
+        return it == 3
+
+    rbm = ConstrainedRBM(4, n_iter=10, callback=cb, random_state=0).fit(X)
+    assert [s[0] for s in seen] == [1, 2, 3] and [s[1] for s in seen] == [1, 2, 3]
+    assert rbm.n_iter_ == 3 and len(rbm.history_) == 3
+    assert not np.array_equal(seen[0][2], seen[2][2])  # the callback sees training progress
+    np.testing.assert_array_equal(seen[2][2], rbm.components_)
+    assert all(np.isfinite(h["pseudo_likelihood"]) for h in rbm.history_)
+    # without verbose/callback the history is still kept (cheaply)
+    plain = ConstrainedRBM(4, n_iter=2, random_state=0).fit(X)
+    assert [h["iteration"] for h in plain.history_] == [1, 2]
+    # partial_fit extends the history
+    plain.partial_fit(X)
+    assert [h["iteration"] for h in plain.history_] == [1, 2, 3]
+
+
+def test_verbose_2_reports_phase_times(digits01):
+    X, _ = digits01
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        ConstrainedRBM(4, n_iter=1, verbose=2, random_state=0).fit(X)
+    line = buf.getvalue().strip().splitlines()[-1]
+    assert line.startswith("[ConstrainedRBM] Iteration 1, pseudo-likelihood = ")
+    assert "gibbs+gradient" in line and "update" in line
+
+
+def test_failing_callback_leaves_previous_state(digits01):
+    X, _ = digits01
+    rbm = ConstrainedRBM(4, n_iter=2, random_state=0).fit(X)
+    W = rbm.components_.copy()
+
+    def boom(est, it):
+        raise RuntimeError("stop")
+
+    rbm.set_params(callback=boom)
+    with pytest.raises(RuntimeError):
+        rbm.fit(X)
+    np.testing.assert_array_equal(rbm.components_, W)
+    assert rbm.n_iter_ == 2
