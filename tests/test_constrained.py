@@ -341,3 +341,25 @@ def test_no_room_for_first_order_constraints_warns_and_zeroes():
     with pytest.warns(UserWarning, match="leave no room"):
         rbm = ConstrainedRBM(3, order=1, n_iter=2, random_state=0).fit(X, y)
     np.testing.assert_array_equal(rbm.components_, 0.0)
+
+
+@pytest.mark.slow
+def test_digits_zero_vs_one_probes_in_pipeline(digits):
+    """Issue #3 targets, with the RBM refitted inside every fold: order 0 >= 0.95, order 1
+    lower, order 2 within 5 points of chance (center=False, see the user guide: centering
+    raises the weights and lets higher-order information through), released unit >= 0.95."""
+    from skrbm.metrics import label_information
+
+    X, y = digits
+    keep = y < 2
+    X, y = X[keep], y[keep]
+    common = dict(n_components=24, learning_rate=0.01, n_iter=20, random_state=0,
+                  center=False)
+    acc = {o: label_information(ConstrainedRBM(order=o, **common), X, y, cv=5)
+           for o in (0, 1, 2)}
+    chance = acc[0].chance
+    assert acc[0].linear_accuracy["all"] >= 0.95
+    assert acc[1].linear_accuracy["all"] < acc[0].linear_accuracy["all"]
+    assert abs(acc[2].linear_accuracy["all"] - chance) <= 0.05
+    dis = label_information(DisentangledRBM(order=2, **common), X, y, cv=5)
+    assert dis.linear_accuracy["released"] >= 0.95
