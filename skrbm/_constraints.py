@@ -1028,7 +1028,9 @@ class SecondOrderConstraint:
         B = self._qmul(W)
         N, T, m = B.shape
         R = self._R_from_B(W, B).astype(W.dtype)
-        return (2.0 * self.penalty) * (B.reshape(N, T * m) @ R.reshape(T * m, m))
+        out = B.reshape(N, T * m) @ R.reshape(T * m, m)
+        out *= np.asarray(2.0 * self.penalty, dtype=W.dtype)
+        return out
 
     def project_initial(self, W, *, max_newton=100):
         """Turn a random initial ``W`` into a feasible one of similar scale.
@@ -1334,7 +1336,7 @@ def benchmark_constraints(N=784, m=256, T=(1, 9), n_samples=2000, repeats=3, ran
         qm = DataQMatmul(X, U)
         fo = FirstOrderProjector(qm.first_order_directions())
         con = SecondOrderConstraint(qm, fo)
-        W = rng.standard_normal((N, m)).astype(dtype) / np.sqrt(N)
+        W = (rng.standard_normal((N, m)) / np.sqrt(N)).astype(dtype)
         feasible = m <= generic_isotropic_bound(fo.null_dim, t_dirs)
         t0 = time.perf_counter()
         if feasible:
@@ -1364,7 +1366,8 @@ def benchmark_constraints(N=784, m=256, T=(1, 9), n_samples=2000, repeats=3, ran
         }
         if feasible:
             X_t = t_tan[2]
-            W1 = W + step * np.linalg.norm(W) / max(np.linalg.norm(X_t), 1e-300) * X_t
+            scale = step * np.linalg.norm(W) / max(np.linalg.norm(X_t), 1e-300)
+            W1 = (W + scale * X_t).astype(dtype)
             t_ret = timeit(lambda: con.retract(W1))
             res.update({
                 "retract_s": t_ret[:2], "retract_newton_iter": con.last_info_["n_iter"],

@@ -338,3 +338,21 @@ def test_failing_callback_leaves_previous_state(digits01):
         rbm.fit(X)
     np.testing.assert_array_equal(rbm.components_, W)
     assert rbm.n_iter_ == 2
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ConstrainedRBM(3, n_iter=1, random_state=0),
+    lambda: __import__("skrbm").DisentangledRBM(3, order=1, n_iter=1, random_state=0),
+    lambda: __import__("skrbm").LabelErasure(),
+])
+def test_pandas_in_and_out(make):
+    pd = pytest.importorskip("pandas")
+    X = _binary(60, 5)
+    y = (X[:, 0] > 0).astype(int)
+    df = pd.DataFrame(X, columns=[f"px{i}" for i in range(5)], index=np.arange(60) + 100)
+    est = make().set_output(transform="pandas").fit(df, y)
+    assert est.feature_names_in_.tolist() == list(df.columns)
+    H = est.transform(df)
+    assert isinstance(H, pd.DataFrame)
+    assert H.columns.tolist() == est.get_feature_names_out().tolist()
+    assert H.index.tolist() == df.index.tolist()
