@@ -206,6 +206,10 @@ callback, second_order, penalty, q_form
         Label classes (one array per label column for 2-D labels).
     released_by_label_ : list of ndarray
         Released units of each label column.
+    released_means_ : list of ndarray
+        For each label column, an array (n_classes, n_released) of the mean of
+        ``E[h | v]`` of its released units over the training samples of each class (rows
+        in the order of ``classes_``): the values ``transfer`` and ``sample(y=...)`` use.
     (plus every attribute of :class:`ConstrainedRBM`)
 
     Examples
@@ -333,10 +337,10 @@ callback, second_order, penalty, q_form
         # typical released-unit values per class (for transfer and conditional sampling)
         v = self._encode(X)  # not self.transform: set_output may make that a DataFrame
         H = self.rbm_.hidden.mean(v @ self.rbm_.W)[:, self.released_units_]
-        self.released_means_ = {}
-        for j, (c, units) in enumerate(zip(cols, self._released_by_label)):
-            for k in np.unique(c):
-                self.released_means_[(j, k)] = H[c == k][:, units].mean(axis=0)
+        self.released_means_ = [
+            np.stack([H[c == k][:, units].mean(axis=0) for k in cl])
+            for c, units, cl in zip(cols, self._released_by_label, classes)
+        ]
         return self
 
     def __sklearn_tags__(self):
@@ -377,7 +381,8 @@ callback, second_order, penalty, q_form
                     f"in fit: {classes[j].tolist()}."
                 )
             units.append(self.released_by_label_[j])
-            vals.append(np.stack([self.released_means_[(j, c)] for c in y_target[:, j]]))
+            idx = np.searchsorted(classes[j], y_target[:, j])
+            vals.append(self.released_means_[j][idx])
         return np.concatenate(units), np.hstack(vals)
 
     def _clamped_decode(self, h, units, vals, n_steps, rng):

@@ -209,7 +209,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         else:
             rbm = self.rbm_.copy()
             rbm.visible.validate(X)
-            Xe = rbm.visible.encode(X).astype(rbm.dtype, copy=False)
+            Xe = _cast_finite(rbm.visible.encode(X), rbm.dtype, "X")
         codes, uniques = (None, None) if lab is None else _label_codes(lab)
         Xc, wc, codes_c = canonical_rows(Xe, sw, codes)
         labc = None if lab is None else _restore_labels(codes_c, uniques, lab.ndim)
@@ -340,7 +340,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         X = self._check_X(X, reset=False)
         rbm = self.rbm_
         rbm.visible.validate(X)
-        return rbm.visible.encode(X).astype(rbm.dtype, copy=False)
+        return _cast_finite(rbm.visible.encode(X), rbm.dtype, "X")
 
     def transform(self, X):
         """Conditional means of the hidden units, ``E[h | v]`` (deterministic).
@@ -521,7 +521,22 @@ def _check_hidden(H, rbm):
         raise ValueError(
             f"H has {H.shape[1]} columns but the model has {rbm.hidden.size} hidden units."
         )
-    return H.astype(rbm.dtype, copy=False)
+    return _cast_finite(H, rbm.dtype, "H")
+
+
+def _cast_finite(A, dtype, what):
+    """``A`` in the model's dtype; refuses values that overflow it (float64 -> float32)."""
+    if A.dtype == dtype:
+        return A
+    with np.errstate(over="ignore"):
+        out = A.astype(dtype)
+    if not np.isfinite(out).all():
+        raise ValueError(
+            f"{what} has values too large for this model's dtype {np.dtype(dtype).name} "
+            f"(largest magnitude {np.max(np.abs(A))!r}); the model was fitted on "
+            f"{np.dtype(dtype).name} data."
+        )
+    return out
 
 
 def _linear_field(layer):
