@@ -247,7 +247,8 @@ class FirstOrderProjector:
         self.rank_ = rank
         self.basis_ = np.ascontiguousarray(U[:, :rank])
         self.pinv_ = (Vt[:rank].T / s[:rank]) @ U[:, :rank].T
-        self._basis_cache = {np.dtype(np.float64): self.basis_}
+        # keyed by dtype string (not np.dtype) so the state is a plain-keyed dict (skops)
+        self._basis_cache = {np.dtype(np.float64).str: self.basis_}
 
     @property
     def null_dim(self):
@@ -256,9 +257,9 @@ class FirstOrderProjector:
 
     def _basis_for(self, dtype):
         dtype = np.dtype(dtype)
-        if dtype not in self._basis_cache:
-            self._basis_cache[dtype] = self.basis_.astype(dtype)
-        return self._basis_cache[dtype]
+        if dtype.str not in self._basis_cache:
+            self._basis_cache[dtype.str] = self.basis_.astype(dtype)
+        return self._basis_cache[dtype.str]
 
     def _check(self, W):
         if W.shape[0] != self.n_features_:
