@@ -530,7 +530,9 @@ def _onsager(beta):
     kp = np.abs(s2 - 1.0) / (1.0 + s2)  # complementary modulus: 1 - k^2 = kp^2
     two_t2_m1 = (s2 - 1.0) / (s2 + 1.0)  # 2 tanh^2(2b) - 1
     one_m_t2 = 1.0 / (1.0 + s2)  # 1 - tanh^2(2b)
-    at_tc = kp == 0.0
+    # sinh(2 beta) = 1 exactly at Tc, but sinh of the float nearest 1/Tc lands within an
+    # ulp or two of 1 depending on the libm; those temperatures are Tc to float precision
+    at_tc = kp <= 4.0 * np.finfo(float).eps
     with np.errstate(divide="ignore", invalid="ignore"):
         K = ellipkm1(kp**2)  # K(k), argument 1 - k^2 for accuracy near Tc
         E = ellipe(1.0 - kp**2)
