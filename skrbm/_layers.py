@@ -48,6 +48,21 @@ def _wvar(a, w, mean):
     return _wmean((a - mean) ** 2, w)
 
 
+def _expit_inplace(x):
+    """Logistic sigmoid of the float array x, in place.
+
+    float32 goes through numpy's vectorised exp, 1 / (1 + exp(-x)): the formula of
+    scipy's expit, about 4x faster than its scalar loop, within a few ulp of it.
+    """
+    if x.dtype == np.float32:
+        with np.errstate(over="ignore"):  # exp(-x) = inf gives the exact limit 0
+            np.negative(x, out=x)
+            np.exp(x, out=x)
+        x += 1.0
+        return np.reciprocal(x, out=x)
+    return expit(x, out=x)
+
+
 # --------------------------------------------------------------------------------------
 # Truncated-normal helpers, shared by ReLU and dReLU units.
 # For a = theta + I and precision g, the half-line integral
@@ -262,15 +277,16 @@ class Bernoulli(Layer):
         return np.logaddexp(0, self._x(I)).sum(axis=1)
 
     def mean(self, I):
-        return expit(self._x(I))
+        return _expit_inplace(self._x(I))  # _x returns a new array
 
     def var(self, I):
         p = expit(self._x(I))
         return p * (1 - p)
 
     def sample(self, I, rng):
-        p = expit(self._x(I))
-        return (rng.random(p.shape, dtype=p.dtype) < p).astype(p.dtype)
+        p = _expit_inplace(self._x(I))
+        # same draws as (rng.random(...) < p).astype(dtype), without the temporaries
+        return np.less(rng.random(p.shape, dtype=p.dtype), p, out=p)
 
     def mode(self, I):
         return (self._x(I) > 0).astype(self.dtype)

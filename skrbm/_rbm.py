@@ -7,6 +7,8 @@ Energy (plain parametrisation)::
     F(v)    = U_v(v) - sum_mu Gamma_mu(I_mu(v)),   I(v) = v W
 """
 
+import math
+
 import numpy as np
 from scipy.special import logsumexp
 
@@ -103,21 +105,44 @@ class RBM:
         out.update({"hidden." + k: g for k, g in self.hidden.cgf_grad(I, w).items()})
         return out
 
-    def pcd_gradient(self, vd, wd, vm):
+    def pcd_gradient(self, vd, wd, vm, offsets=None):
         """Log-likelihood ascent direction from a weighted data batch and model samples.
 
-        The fused training path: 3 GEMMs for the hidden inputs of data and chains are
-        shared by the weight, field and centering terms (plus one stacked GEMM for
-        <v h>_data - <v h>_model). Returns (grad dict, hidden means of data, of model).
+        The fused training path: data and chains share one GEMM for their hidden inputs
+        (used by the weight, field and centering terms) and one stacked GEMM gives
+        <v h>_data - <v h>_model, with signed row weights w (wd, then -1/n_chains).
+        ``offsets``, when given, is called once as ``offsets(dh)`` with the weighted data
+        mean of the hidden means and returns the centering offsets ``(c, d)``; the weight
+        gradient is then the centred one <(v-c)(h-d)>_data - <(v-c)(h-d)>_model (Melchior
+        et al. 2016), folded into the same GEMM by one extra row: sum_n v_n r_n^T + c r^T
+        with r_n = w_n (h_n - d) and r = -sum_n r_n (the weights sum to zero).
+        Returns (grad dict, hidden means of data, of model).
         """
         W = self.W
-        nm = vm.shape[0]
-        Id = vd @ W
-        Im = vm @ W
-        hd = self.hidden.mean(Id)
-        hm = self.hidden.mean(Im)
-        left = np.concatenate([vd * wd[:, None], vm * (-1.0 / nm)], axis=0)
-        gW = left.T @ np.concatenate([hd, hm], axis=0)
+        dtype = W.dtype
+        nd, nm = vd.shape[0], vm.shape[0]
+        n = nd + nm
+        V = np.empty((n + 1, W.shape[0]), dtype=dtype)
+        V[:nd] = vd
+        V[nd:n] = vm
+        I = V[:n] @ W
+        H = self.hidden.mean(I)
+        Id, Im, hd, hm = I[:nd], I[nd:], H[:nd], H[nd:]
+        w = np.empty((n, 1), dtype=dtype)
+        w[:nd, 0] = wd
+        w[nd:] = -1.0 / nm
+        R = np.empty((n + 1, H.shape[1]), dtype=dtype)
+        if offsets is None:
+            np.multiply(H, w, out=R[:n])
+            gW = V[:n].T @ R[:n]
+        else:
+            c, d = offsets(wd @ hd)
+            np.subtract(H, d, out=R[:n])
+            R[:n] *= w
+            np.sum(R[:n], axis=0, out=R[n])
+            np.negative(R[n], out=R[n])
+            V[n] = c
+            gW = V.T @ R
         grad = {"W": gW}
         ed = self.visible.energy_grad(vd, wd)
         em = self.visible.energy_grad(vm)
@@ -355,8 +380,10 @@ def adam_update(param, grad, state, key, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     buf *= 1 - beta2
     v += buf
     np.sqrt(v, out=buf)
-    buf += eps * np.sqrt(1 - beta2**t)
+    # Python floats (math.sqrt, not np.sqrt): a numpy float64 scalar would make float32
+    # parameters take the slower float64 loops (NEP 50)
+    buf += eps * math.sqrt(1 - beta2**t)
     np.divide(m, buf, out=buf)
-    buf *= lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+    buf *= lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
     param += buf
     return buf

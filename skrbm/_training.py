@@ -96,17 +96,11 @@ class PCDTrainer:
         (Melchior et al. 2016), computed from the same hidden means (no extra GEMM).
         """
         self.chains, _ = rbm.gibbs(self.chains, self.n_gibbs_steps, self._rng)
-        grad, hd, hm = rbm.pcd_gradient(vd, wd, self.chains)
+        # with centering, dL/dW_centred = dL/dW - (dL/da) d^T - c (dL/db)^T, computed
+        # inside the stacked GEMM of pcd_gradient (no outer products)
+        offsets = self._centre_offsets if self.center else None
+        grad, hd, hm = rbm.pcd_gradient(vd, wd, self.chains, offsets)
         W = rbm.W
-        if self.center:
-            c = self.visible_offset
-            dh = wd @ hd
-            # d <- running mean of <h>_data (damping 0.01)
-            self.hidden_offset = (0.99 * self.hidden_offset + 0.01 * dh).astype(rbm.dtype)
-            dv = wd @ vd - self.chains.mean(axis=0)
-            # dL/dW_centred = dL/dW - (dL/da) d^T - c (dL/db)^T
-            grad["W"] -= np.outer(dv, self.hidden_offset)
-            grad["W"] -= np.outer(c, dh - hm.mean(axis=0))
         if self.l2:
             grad["W"] -= self.l2 * W
         if self.l1:
@@ -114,6 +108,11 @@ class PCDTrainer:
         if self.l1l2:
             grad["W"] -= self.l1l2 * np.sign(W) * np.abs(W).mean(axis=0, keepdims=True)
         return grad
+
+    def _centre_offsets(self, dh):
+        """Centering offsets (c, d) of this update; d <- running mean of <h>_data (0.01)."""
+        self.hidden_offset = (0.99 * self.hidden_offset + 0.01 * dh).astype(dh.dtype)
+        return self.visible_offset, self.hidden_offset
 
     def _tick(self, phase, t0):
         """Accumulate the time since t0 under ``phase`` (only while timing)."""
