@@ -1,0 +1,316 @@
+"""Training-throughput benchmark: skrbm vs scikit-learn, the GEMM roofline and ``rbms``.
+
+Everything runs in ONE process on the same data (binary, pixel density ~0.13, N=784):
+
+1. PCD-1 throughput (samples/s of one epoch after a warm-up epoch) of
+   ``ConstrainedRBM(500, order=0, batch_size=B, n_iter=1)`` for B in {100, 1000} and
+   float64/float32, against ``sklearn.neural_network.BernoulliRBM(500, batch_size=B,
+   n_iter=1)``, the optional PyPI package ``rbms`` (PyTorch, CPU) and the *roofline*: the
+   time of the five GEMM-equivalents of a PCD-1 step alone (Gibbs sweep v->h->v of the
+   chains, hidden inputs of data and chains, one stacked (N x 2B) @ (2B x M) product for
+   <v h>_data - <v h>_model), on preallocated arrays of the same shapes and dtype.
+2. Per-step overhead of the label constraints (order 1, order 2 exact, order 2 penalty)
+   at N=784, M=256, batch 1000 and 100, T=1 and T=9 label directions (random labels), as
+   a percentage of an unconstrained step.
+3. Peak RSS of an order-2 fit at N=4096, M=256 (in a subprocess, from ru_maxrss).
+
+    python benchmarks/run.py [--quick]
+
+Timings are minima over repeats (the machine may be shared).  OPENBLAS_CORETYPE, if set
+in the environment, is left as it is.
+"""
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+
+N_FEATURES = 784
+DENSITY = 0.13
+
+
+# ----------------------------------------------------------------------------- machine
+def machine_info():
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    lines = [f"CPU: {cpu}; logical cores: {os.cpu_count()}; "
+             f"affinity: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}",
+             f"python {platform.python_version()}, numpy {np.__version__}"]
+    try:
+        import scipy
+        import sklearn
+
+        lines[-1] += f", scipy {scipy.__version__}, scikit-learn {sklearn.__version__}"
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        for info in threadpool_info():
+            if info.get("user_api") == "blas":
+                lines.append(f"BLAS: {info.get('internal_api')} {info.get('version')} "
+                             f"({info.get('architecture')}, {info.get('num_threads')} threads, "
+                             f"{os.path.basename(info.get('filepath', ''))})")
+    except ImportError:
+        lines.append("BLAS: threadpoolctl not installed")
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    if core:
+        lines.append(f"OPENBLAS_CORETYPE={core}")
+    return "\n".join(lines)
+
+
+def make_data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, N_FEATURES)) < DENSITY).astype(np.float64)
+
+
+# ----------------------------------------------------------------------------- timers
+def time_skrbm(X, B, repeats, M=500, **kw):
+    """Seconds of one epoch after a warm-up epoch (min over repeats)."""
+    from skrbm import ConstrainedRBM
+
+    best = np.inf
+    for r in range(repeats):
+        m = ConstrainedRBM(M, order=0, batch_size=B, n_iter=2, random_state=r, **kw).fit(X)
+        best = min(best, m.history_[-1]["time"])
+    return best
+
+
+def time_sklearn(X, B, repeats, M=500):
+    from sklearn.neural_network import BernoulliRBM
+
+    BernoulliRBM(M, batch_size=B, n_iter=1, random_state=0).fit(X[:max(B, 2000)])  # warm-up
+    best = np.inf
+    for r in range(repeats):
+        m = BernoulliRBM(M, batch_size=B, n_iter=1, random_state=r)
+        t = time.perf_counter()
+        m.fit(X)
+        best = min(best, time.perf_counter() - t)
+    return best, m.components_.dtype
+
+
+def time_roofline(n, B, dtype, repeats, M=500):
+    """Seconds per epoch of the 5 GEMM-equivalents of a PCD-1 step, preallocated."""
+    rng = np.random.default_rng(0)
+    N = N_FEATURES
+    W = (rng.standard_normal((N, M)) * 0.01).astype(dtype)
+    vd = (rng.random((B, N)) < DENSITY).astype(dtype)
+    vm = (rng.random((B, N)) < DENSITY).astype(dtype)
+    h = (rng.random((B, M)) < 0.5).astype(dtype)
+    Ih = np.empty((B, M), dtype)
+    Iv = np.empty((B, N), dtype)
+    Id = np.empty((B, M), dtype)
+    Im = np.empty((B, M), dtype)
+    left = np.concatenate([vd, vm]).astype(dtype)
+    right = np.concatenate([h, h]).astype(dtype)
+    gW = np.empty((N, M), dtype)
+    steps = -(-n // B)
+
+    def step():
+        np.matmul(vm, W, out=Ih)          # Gibbs: chains -> hidden
+        np.matmul(h, W.T, out=Iv)         # Gibbs: hidden -> visible
+        np.matmul(vd, W, out=Id)          # hidden inputs of the data
+        np.matmul(vm, W, out=Im)          # hidden inputs of the new chains
+        np.matmul(left.T, right, out=gW)  # stacked <v h>_data - <v h>_model
+
+    for _ in range(3):
+        step()
+    best = np.inf
+    for _ in range(max(repeats, 3)):
+        t = time.perf_counter()
+        for _ in range(steps):
+            step()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+# ----------------------------------------------------------------------------- rbms
+def rbms_runner():
+    """Return a function (X, B, dtype, repeats) -> seconds per epoch, or a skip message."""
+    try:
+        import torch
+        import rbms  # noqa: F401
+        from rbms.bernoulli_bernoulli.classes import BBRBM
+    except Exception as exc:  # ImportError, or an incompatible build
+        return None, f"rbms unavailable ({type(exc).__name__}: {exc})"
+
+    def run(X, B, dtype, repeats, M=500):
+        from rbms.training.pcd import fit_batch_pcd
+
+        torch.manual_seed(0)
+        tdtype = torch.float64 if dtype == np.float64 else torch.float32
+        data = torch.from_numpy(np.ascontiguousarray(X, dtype=dtype))
+        weights = torch.ones(data.shape[0], dtype=tdtype)
+        N = X.shape[1]
+        params = BBRBM(weight_matrix=0.01 * torch.randn(N, M, dtype=tdtype),
+                       vbias=torch.zeros(N, dtype=tdtype), hbias=torch.zeros(M, dtype=tdtype))
+        params.init_grad()
+        opt = torch.optim.SGD(params.parameters(), lr=0.01, maximize=True)
+        chains = params.init_chains(B)
+
+        def epoch():  # the package's own PCD update (rbms.training.pcd.train's loop body)
+            nonlocal chains
+            perm = torch.randperm(data.shape[0])
+            with torch.no_grad():
+                for s in range(0, data.shape[0], B):
+                    idx = perm[s:s + B]
+                    opt.zero_grad(set_to_none=False)
+                    chains, _ = fit_batch_pcd((data[idx], weights[idx]), chains, params,
+                                              gibbs_steps=1, beta=1.0)
+                    opt.step()
+
+        epoch()
+        best = np.inf
+        for _ in range(repeats):
+            t = time.perf_counter()
+            epoch()
+            best = min(best, time.perf_counter() - t)
+        return best
+
+    from importlib.metadata import version
+
+    return run, f"rbms {version('rbms')} (torch {torch.__version__}, " \
+                f"{torch.get_num_threads()} threads, CPU)"
+
+
+# ----------------------------------------------------------------------------- constraints
+def constraint_overhead(X, batches, Ts, repeats, M=256, n_iter=3):
+    from skrbm import ConstrainedRBM
+
+    rng = np.random.default_rng(1)
+    configs = [("order 0", dict(order=0)), ("order 1", dict(order=1)),
+               ("order 2 exact", dict(order=2, second_order="exact")),
+               ("order 2 penalty", dict(order=2, second_order="penalty"))]
+    rows = []
+    for B in batches:
+        steps = -(-X.shape[0] // B)
+        for T in Ts:
+            y = rng.integers(0, T + 1, X.shape[0])
+            per_step = {}
+            for r in range(repeats):
+                for name, kw in configs:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        m = ConstrainedRBM(M, batch_size=B, n_iter=n_iter, random_state=r,
+                                           **kw).fit(X, y)
+                    t = min(h["time"] for h in m.history_[1:]) / steps
+                    per_step[name] = min(per_step.get(name, np.inf), t)
+            base = per_step["order 0"]
+            rows.append((B, T, base, {k: 100.0 * (v - base) / base
+                                      for k, v in per_step.items() if k != "order 0"}))
+    return rows
+
+
+MEMORY_SCRIPT = r"""
+import resource, sys, warnings
+import numpy as np
+from skrbm import ConstrainedRBM
+n, N, M = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(0)
+X = (rng.random((n, N)) < 0.13).astype(np.float64)
+y = rng.integers(0, 2, n)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    ConstrainedRBM(M, order=2, batch_size=100, n_iter=2, random_state=0).fit(X, y)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(before, after)
+"""
+
+
+def peak_rss(n=300, N=4096, M=256):
+    out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(n), str(N), str(M)],
+                         capture_output=True, text=True, check=True)
+    before, after = map(int, out.stdout.split())
+    return before / 2**20, after / 2**20  # ru_maxrss is in KiB on Linux -> GiB
+
+
+# ----------------------------------------------------------------------------- main
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="fewer samples and repeats (a smoke run, noisier)")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="timing repeats (default 1 with --quick, else 2)")
+    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-constraints", action="store_true")
+    ap.add_argument("--skip-memory", action="store_true")
+    args = ap.parse_args()
+    n = 5000 if args.quick else 20000
+    repeats = args.repeats or (1 if args.quick else 2)
+
+    import skrbm  # noqa: F401  (imported before any timing)
+
+    print(machine_info())
+    X = make_data(n)
+    print(f"data: {n} x {N_FEATURES} binary, density {X.mean():.3f}; M=500, PCD-1; "
+          f"min over {repeats} repeat(s)\n")
+
+    rb_run, rb_msg = rbms_runner() if not args.skip_throughput else (None, "")
+    print(rb_msg)
+    header = (f"{'dtype':8s} {'B':>5s} {'skrbm':>9s} {'sklearn':>9s} {'roofline':>9s} "
+              f"{'rbms':>9s} {'x sklearn':>10s} {'%roofline':>10s} {'x rbms':>8s}")
+    print("\nPCD-1 training throughput (samples/s, one epoch after warm-up)")
+    print(header)
+    results = {}
+    for dtype in () if args.skip_throughput else (np.float64, np.float32):
+        Xd = X.astype(dtype)
+        for B in (100, 1000):
+            # the contenders alternate within each repeat (load on a shared machine
+            # drifts), and each keeps its best time
+            t_sk = t_me = t_rf = np.inf
+            t_rb = None
+            for r in range(repeats):
+                t, dt_sk = time_sklearn(Xd, B, 1)
+                t_sk = min(t_sk, t)
+                t_me = min(t_me, time_skrbm(Xd, B, 1))
+                t_rf = min(t_rf, time_roofline(n, B, dtype, 1))
+                if rb_run is not None:
+                    try:
+                        t_rb = min(t_rb or np.inf, rb_run(Xd, B, dtype, 1))
+                    except Exception as exc:
+                        print(f"rbms failed: {type(exc).__name__}: {exc}")
+                        rb_run = None
+            thr = {k: (n / v if v else None) for k, v in
+                   (("skrbm", t_me), ("sklearn", t_sk), ("roofline", t_rf), ("rbms", t_rb))}
+            results[(np.dtype(dtype).name, B)] = thr
+            fmt = lambda v: f"{v:9.0f}" if v else f"{'-':>9s}"  # noqa: E731
+            rbr = f"{thr['skrbm'] / thr['rbms']:8.2f}" if thr["rbms"] else f"{'-':>8s}"
+            note = "" if dt_sk == dtype else f"  (sklearn ran in {dt_sk})"
+            print(f"{np.dtype(dtype).name:8s} {B:5d} {fmt(thr['skrbm'])} {fmt(thr['sklearn'])} "
+                  f"{fmt(thr['roofline'])} {fmt(thr['rbms'])} "
+                  f"{thr['skrbm'] / thr['sklearn']:10.2f} "
+                  f"{100 * thr['skrbm'] / thr['roofline']:9.0f}% {rbr}{note}")
+
+    if not args.skip_constraints:
+        Xc = X[:min(n, 10000)]
+        rows = constraint_overhead(Xc, (1000, 100), (1, 9), repeats=1 if args.quick else 2,
+                                   n_iter=2 if args.quick else 3)
+        print(f"\nConstraint overhead per step, N=784, M=256, {len(Xc)} samples "
+              "(% of an unconstrained step)")
+        print(f"{'B':>5s} {'T':>3s} {'order 0 ms':>11s} {'order 1':>9s} {'o2 exact':>9s} "
+              f"{'o2 penalty':>11s}")
+        for B, T, base, ov in rows:
+            print(f"{B:5d} {T:3d} {1e3 * base:11.2f} {ov['order 1']:8.1f}% "
+                  f"{ov['order 2 exact']:8.1f}% {ov['order 2 penalty']:10.1f}%")
+
+    if not args.skip_memory:
+        before, after = peak_rss()
+        print(f"\nPeak RSS of an order-2 fit, N=4096, M=256, 300 samples, T=1: {after:.2f} GiB "
+              f"(after imports and data: {before:.2f} GiB)")
+
+
+if __name__ == "__main__":
+    main()
