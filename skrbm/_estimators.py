@@ -16,7 +16,7 @@ from ._compat import (
 )
 from ._layers import UNIT_TYPES, make_layer
 from ._rbm import MAX_EXACT_STATES, RBM
-from ._training import DivergenceError, PCDTrainer, canonical_rows
+from ._training import DivergenceError, PCDTrainer, canonical_rows, runaway_limit
 
 _VISIBLE_TYPES = {"auto", "bernoulli", "spin", "gaussian", "relu", "drelu", "potts"}
 _CHAIN_BLOCK = 64  # chains per independently seeded block (fixed: results do not depend on n_jobs)
@@ -144,7 +144,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         visible = make_layer(spec, n_features, dtype=dtype, q=q, where="visible")
         visible.validate(X)
         hidden = self._make_hidden(dtype)
-        Xe = visible.encode(X)
+        Xe = _cast_finite(visible.encode(X), dtype, "X")
         wn = w / w.sum()
         visible.init_from_data(Xe, wn)
         norm2 = float(wn @ np.einsum("ni,ni->n", Xe, Xe))
@@ -525,18 +525,22 @@ def _check_hidden(H, rbm):
 
 
 def _cast_finite(A, dtype, what):
-    """``A`` in the model's dtype; refuses values that overflow it (float64 -> float32)."""
-    if A.dtype == dtype:
-        return A
-    with np.errstate(over="ignore"):
-        out = A.astype(dtype)
-    if not np.isfinite(out).all():
+    """``A`` in the model's dtype; refuses values whose arithmetic would overflow it.
+
+    Beyond ``runaway_limit(dtype)`` (about 1.2e77 in float64, 4.3e9 in float32) the
+    energies and pseudo-likelihoods, which hold up to fourth powers of the values, are no
+    longer representable and would come out as NaN: such values are refused, as are
+    float64 values that do not fit a float32 model.
+    """
+    limit = runaway_limit(dtype)
+    big = np.max(np.abs(A)) if A.size else 0.0
+    if not big <= limit:
         raise ValueError(
             f"{what} has values too large for this model's dtype {np.dtype(dtype).name} "
-            f"(largest magnitude {np.max(np.abs(A))!r}); the model was fitted on "
-            f"{np.dtype(dtype).name} data."
+            f"(largest magnitude {big!r}; {np.dtype(dtype).name} arithmetic of the energy "
+            f"overflows beyond {limit:.3g}); rescale the data, e.g. with StandardScaler."
         )
-    return out
+    return A if A.dtype == dtype else A.astype(dtype)
 
 
 def _linear_field(layer):

@@ -15,7 +15,24 @@ from ._rbm import adam_update
 
 
 class DivergenceError(FloatingPointError):
-    """Raised when training produces non-finite parameters or chains."""
+    """Raised when training diverges; the state of the start of the failing epoch is kept.
+
+    Training has diverged when, after an update, a parameter or a persistent chain is
+    non-finite (checked after every update) or, at the end of an epoch, when
+
+    * a parameter or chain value exceeds ``runaway_limit(dtype) = finfo(dtype).max ** 0.25``
+      (about 1.2e77 in float64, 4.3e9 in float32): the layers form products of up to four
+      such factors (e.g. ``(theta + v W)**2 / |gamma|``), which then overflow; or
+    * the model is no longer normalisable: with real-line visible units (gaussian, drelu)
+      and gaussian or drelu hidden units, the weights outgrew the precisions,
+      ``||D_v^{-1/2} W D_h^{-1/2}||_2 > 1`` (``D`` the quadratic coefficients, the largest
+      side for drelu), so the free energy is unbounded below and Gibbs chains run away.
+    """
+
+
+def runaway_limit(dtype):
+    """Largest magnitude a trained parameter or chain value may reach (see DivergenceError)."""
+    return float(np.finfo(dtype).max) ** 0.25
 
 
 def canonical_rows(X, w=None, extra=None):
@@ -205,19 +222,15 @@ class PCDTrainer:
                     if bar is not None:
                         bar.update(1)
                     if not (np.isfinite(rbm.W.sum()) and np.isfinite(self.chains.sum())):
-                        bad = _nonfinite(rbm, self.chains)
-                        update = self.n_updates
-                        restored, self.chains, self.opt_state, self.hidden_offset, \
-                            self.n_updates = backup
-                        rbm.visible, rbm.hidden, rbm.W = (restored.visible, restored.hidden,
-                                                          restored.W)
-                        raise DivergenceError(
-                            f"{name}: the {bad} became non-finite at iteration "
-                            f"{start_epoch + epoch + 1} (update {update}); the parameters, "
-                            "chains and optimizer state were restored to their values at "
-                            "the start of that iteration. Try a smaller learning_rate "
-                            f"(now {self.learning_rate})."
-                        )
+                        self._diverged(rbm, backup, name,
+                                       f"the {_nonfinite(rbm, self.chains)} became "
+                                       "non-finite", start_epoch + epoch + 1)
+                # Once per epoch (amortised, O(parameters + chains), no GEMM): finite
+                # but runaway parameters or chains, or a model that is no longer
+                # normalisable, are a divergence too (they overflow in later arithmetic).
+                bad = _runaway(rbm, self.chains)
+                if bad is not None:
+                    self._diverged(rbm, backup, name, bad, start_epoch + epoch + 1)
                 phases = dict(self.timers) if self.timers is not None else {}
                 if on_epoch is not None and on_epoch(start_epoch + epoch + 1,
                                                      time.perf_counter() - t0, phases):
@@ -227,6 +240,17 @@ class PCDTrainer:
             if bar is not None:
                 bar.close()
             self.timers = None
+
+    def _diverged(self, rbm, backup, name, what, iteration):
+        """Restore the state saved at the start of the epoch and raise DivergenceError."""
+        update = self.n_updates
+        restored, self.chains, self.opt_state, self.hidden_offset, self.n_updates = backup
+        rbm.visible, rbm.hidden, rbm.W = restored.visible, restored.hidden, restored.W
+        raise DivergenceError(
+            f"{name}: {what} at iteration {iteration} (update {update}); the parameters, "
+            "chains and optimizer state were restored to their values at the start of "
+            f"that iteration. Try a smaller learning_rate (now {self.learning_rate})."
+        )
 
 
 def _progress_bar(progress, total, name):
@@ -253,6 +277,84 @@ def _nonfinite(rbm, chains):
     if chains is not None and not np.isfinite(chains).all():
         return "persistent chains"
     return None
+
+
+def _runaway(rbm, chains):
+    """What diverged, if parameters or chains are finite but unusable (else None).
+
+    O(parameters + chains) plus, for continuous models, a few matrix-vector products: cheap
+    enough to run once per epoch.
+    """
+    limit = runaway_limit(rbm.dtype)
+    for k, p in rbm.parameters().items():
+        if p.size and not np.max(np.abs(p)) <= limit:
+            return (f"parameter {k!r} reached magnitude {np.max(np.abs(p)):.3g}, beyond the "
+                    f"{limit:.3g} up to which {rbm.dtype.name} arithmetic does not overflow")
+    if chains is not None and chains.size and not np.max(np.abs(chains)) <= limit:
+        return (f"the persistent chains reached magnitude {np.max(np.abs(chains)):.3g}, "
+                f"beyond the {limit:.3g} up to which {rbm.dtype.name} arithmetic does not "
+                "overflow")
+    sigma = unbounded_direction_norm(rbm)
+    if sigma > 1.0:
+        return ("the model became non-normalisable (the weights outgrew the precisions of "
+                f"the continuous units: ||D_v^-1/2 W D_h^-1/2||_2 >= {sigma:.3g} > 1, so "
+                "the free energy is unbounded below)")
+    return None
+
+
+def _quadratic_coefficients(layer, lower):
+    """Per-column coefficient c of the quadratic growth c x^2 (energy) or a^2 / c (cgf).
+
+    Only for units on the whole real line: gaussian gamma, drelu the larger (``lower`` False)
+    or smaller side; other unit types give None (no quadratic growth, or a half line).
+    """
+    p = layer.params
+    if layer.name == "gaussian":
+        return np.abs(p["gamma"]).astype(np.float64)
+    if layer.name == "drelu":
+        pick = np.minimum if lower else np.maximum
+        return pick(np.abs(p["gamma_p"]), np.abs(p["gamma_n"])).astype(np.float64)
+    return None
+
+
+def unbounded_direction_norm(rbm, n_iter=30):
+    """A lower bound of ||D_v^{-1/2} W_c D_h^{-1/2}||_2 (0 when it does not apply).
+
+    The free energy grows like ``x^T (D_v - W_c D_h^{-1} W_c^T) x / 2`` along large visible
+    states x, with D_v the largest quadratic coefficients of real-line visible units and
+    D_h those of the gaussian/drelu hidden columns W_c (their cgf grows at least like
+    a^2 / (2 D_h)); other hidden units grow at most linearly.  A value above 1 proves a
+    direction along which the free energy is unbounded below: the model is not
+    normalisable.  Power iteration from a fixed start gives a lower bound, so it never
+    reports a normalisable model as such.
+    """
+    dv = _quadratic_coefficients(rbm.visible, lower=False)
+    if dv is None:
+        return 0.0
+    cols, dh = [], []
+    for lay, a, b in rbm.hidden.groups:
+        c = _quadratic_coefficients(lay, lower=False)
+        if c is not None:
+            cols.append(np.arange(a, b))
+            dh.append(c)
+    if not cols:
+        return 0.0
+    cols = np.concatenate(cols)
+    with np.errstate(all="ignore"):
+        A = rbm.W[:, cols].astype(np.float64)
+        A /= np.sqrt(dv)[:, None]
+        A /= np.sqrt(np.concatenate(dh))[None, :]
+        if not np.isfinite(A).all():
+            return float("inf") if np.isnan(A).sum() == 0 else 0.0
+        # fixed start (the trainer's generator is not touched: results stay reproducible)
+        x = np.random.default_rng(0).standard_normal(A.shape[1])
+        for _ in range(n_iter):
+            nx = np.linalg.norm(x)
+            if not nx > 0:
+                return 0.0
+            x = A.T @ (A @ (x / nx))
+        nx = np.linalg.norm(x)
+        return float(np.linalg.norm(A @ (x / nx))) if nx > 0 else 0.0  # ||A u||, ||u|| = 1
 
 
 def rescale_hidden_columns(rbm):

@@ -229,3 +229,33 @@ def test_potts_and_spin_layers_used():
     # keep imports meaningful: the explicit classes build the same as make_layer
     assert isinstance(make_layer("potts", 2, q=3), Potts)
     assert isinstance(make_layer("spin", 2), Spin)
+
+
+def test_normalisability_bound_against_joint_precision():
+    """unbounded_direction_norm > 1 exactly when a gaussian-gaussian model is not
+    normalisable, i.e. when its joint precision [[D_v, -W], [-W^T, D_h]] is not positive
+    definite (independent truth: the eigenvalues of that matrix)."""
+    from skrbm._training import unbounded_direction_norm
+
+    rng = np.random.default_rng(3)
+    agree = 0
+    for trial in range(40):
+        N, M = rng.integers(1, 6, size=2)
+        vis, hid = Gaussian(N), Gaussian(M)
+        vis.params["gamma"][:] = rng.uniform(0.2, 3.0, N) * rng.choice([-1, 1], N)
+        hid.params["gamma"][:] = rng.uniform(0.2, 3.0, M)
+        W = rng.normal(size=(N, M)) * rng.uniform(0.05, 1.5)
+        rbm = RBM(vis, hid, W)
+        dv, dh = np.abs(vis.params["gamma"]), np.abs(hid.params["gamma"])
+        joint = np.block([[np.diag(dv), -W], [-W.T, np.diag(dh)]])
+        positive_definite = np.linalg.eigvalsh(joint).min() > 0
+        sigma = unbounded_direction_norm(rbm, n_iter=200)
+        exact = np.linalg.norm(W / np.sqrt(dv)[:, None] / np.sqrt(dh)[None, :], 2)
+        assert sigma <= exact * (1 + 1e-12)  # a lower bound, never an overestimate
+        assert sigma == pytest.approx(exact, rel=1e-6)
+        if abs(exact - 1) > 1e-6:
+            assert (sigma > 1) == (not positive_definite)
+            agree += 1
+    assert agree >= 35
+    # discrete visible units: never reported (the free energy is bounded)
+    assert unbounded_direction_norm(RBM(Bernoulli(3), Gaussian(2), np.full((3, 2), 50.0))) == 0
