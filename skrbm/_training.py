@@ -8,6 +8,7 @@ stored parameters always describe the model directly.
 """
 
 import time
+import zlib
 
 import numpy as np
 
@@ -36,23 +37,51 @@ def runaway_limit(dtype):
 
 
 def canonical_rows(X, w=None, extra=None):
-    """Collapse duplicated rows into unique rows with summed weights, sorted.
+    """Collapse duplicated rows into unique rows with summed weights, in a canonical order.
 
     Returns ``(Xu, wu, extra_u)``.  Training depends on the data only through this canonical
     weighted form, so fitting with integer ``sample_weight`` is exactly equivalent to fitting
     on the correspondingly repeated (or removed) rows, and row order does not matter.
     ``extra`` (n, k) columns (labels) are kept aligned and take part in the uniqueness key.
+
+    Rows are ordered by the CRC-32 of their bytes (one pass over the data, no copy; a
+    lexicographic sort of 20,000 x 784 images takes seconds), rows with the same checksum
+    by their bytes, so the order depends on the set of rows only.
     """
     n = X.shape[0]
     w = np.ones(n, dtype=np.float64) if w is None else np.asarray(w, dtype=np.float64)
-    key = X if extra is None else np.hstack([X, extra.astype(X.dtype)])
-    keep = w > 0
-    key, w = key[keep], w[keep]
-    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
-    wu = np.bincount(inverse.ravel(), weights=w, minlength=len(uniq))
-    Xu = np.ascontiguousarray(uniq[:, :X.shape[1]], dtype=X.dtype)
-    eu = None if extra is None else uniq[:, X.shape[1]:]
-    return Xu, wu, eu
+    keep = np.flatnonzero(w > 0)
+    X = np.ascontiguousarray(X)
+    E = None if extra is None else np.ascontiguousarray(extra, dtype=X.dtype)
+    zero = X.dtype.type(0.0)
+    if np.any(np.signbit(X) & (X == zero)):  # -0.0 and 0.0: equal values, equal bytes
+        X = X + zero
+    if E is not None and np.any(np.signbit(E) & (E == zero)):
+        E = E + zero
+    if E is None:
+        crc = np.fromiter((zlib.crc32(X[i]) for i in keep), dtype=np.int64, count=len(keep))
+    else:
+        crc = np.fromiter((zlib.crc32(E[i], zlib.crc32(X[i])) for i in keep),
+                          dtype=np.int64, count=len(keep))
+    order = keep[np.argsort(crc, kind="stable")]
+    c = np.sort(crc, kind="stable")
+    new_row = np.ones(len(order), dtype=bool)
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+    ends = np.r_[starts[1:], len(c)]
+    for a, b in zip(starts, ends):
+        if b - a == 1:
+            continue
+        # equal checksums: duplicates (or, rarely, distinct rows), ordered by their bytes
+        rows = order[a:b]
+        key = [X[i].tobytes() + (b"" if E is None else E[i].tobytes()) for i in rows]
+        srt = sorted(range(b - a), key=key.__getitem__)
+        order[a:b] = rows[srt]
+        new_row[a + 1:b] = [key[srt[j]] != key[srt[j - 1]] for j in range(1, b - a)]
+    group = np.cumsum(new_row) - 1
+    first = order[new_row]
+    wu = np.bincount(group, weights=w[order], minlength=len(first))
+    eu = None if E is None else E[first]
+    return X[first], wu, eu
 
 
 class PCDTrainer:
