@@ -14,6 +14,7 @@ from ._compat import (
     check_is_fitted,
     validate_data,
 )
+from ._label_stats import _check_label_values
 from ._layers import UNIT_TYPES, make_layer
 from ._rbm import MAX_EXACT_STATES, RBM
 from ._training import DivergenceError, PCDTrainer, canonical_rows, runaway_limit
@@ -108,11 +109,10 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                     f"{sorted(_VISIBLE_TYPES)} or ('potts', q) with an integer q >= 2."
                 )
             spec, q = spec
-        if spec == "auto":
-            vals = np.unique(X)
-            if np.all(np.isin(vals, (0.0, 1.0))):
+        if spec == "auto":  # two elementwise passes (np.unique would sort all of X)
+            if np.all((X == 0) | (X == 1)):
                 spec = "bernoulli"
-            elif np.all(np.isin(vals, (-1.0, 1.0))):
+            elif np.all((X == -1) | (X == 1)):
                 spec = "spin"
             else:
                 spec = "gaussian"
@@ -185,11 +185,18 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                                  "is required.")
         if lab is not None:
             lab = np.asarray(lab)
+            if lab.ndim == 0:
+                raise ValueError(
+                    "labels/y must be an array of shape (n_samples,) or (n_samples, "
+                    f"n_attributes) with one label per sample; got the scalar {lab.item()!r}."
+                )
             if lab.shape[0] != X.shape[0]:
                 raise ValueError(
                     f"labels/y has {lab.shape[0]} rows but X has {X.shape[0]} samples; "
                     "they must match."
                 )
+            # NaN, inf, None or complex labels: refused before any work is done
+            _check_label_values(lab)
         return X, lab, sample_weight
 
     def _fit(self, X, y, labels, sample_weight, *, partial):
@@ -394,7 +401,9 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             model of the visible fields (an estimate whose expectation of exp is Z, so its
             log is a lower bound in expectation); "rais" anneals in reverse from samples
             started at ``X`` (an upper bound in expectation when the starting states are
-            model samples). "auto" is exact when feasible, else AIS.
+            model samples). "auto" is exact when feasible, else AIS with a
+            ``UserWarning`` naming the numbers of states and the limit (pass
+            ``method="ais"`` to silence it).
         X : array-like of shape (n_samples, n_features), default=None
             Starting data for "rais".
         n_chains, n_betas : int, default=256, 10000
@@ -559,7 +568,13 @@ def _label_codes(lab):
     lab2 = lab.reshape(len(lab), -1)
     uniques, codes = [], np.empty(lab2.shape, dtype=np.float64)
     for j in range(lab2.shape[1]):
-        u, c = np.unique(lab2[:, j], return_inverse=True)
+        try:
+            u, c = np.unique(lab2[:, j], return_inverse=True)
+        except TypeError as exc:  # mixed types in an object array
+            raise ValueError(
+                f"labels/y mix types that cannot be ordered ({exc}); use one type (all str "
+                "or all numbers)."
+            ) from exc
         uniques.append(u)
         codes[:, j] = c
     return codes, uniques

@@ -25,6 +25,20 @@ __all__ = ["label_directions", "LabelStatistics", "DEFAULT_MAX_BYTES"]
 DEFAULT_MAX_BYTES = 256 * 2**20
 
 
+def _format_bytes(nbytes):
+    """``nbytes`` in readable binary units, e.g. ``'2.98 GiB (3200000000 bytes)'``."""
+    if nbytes < 1024:
+        return f"{int(nbytes)} bytes"
+    value = nbytes / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            break
+        value /= 1024
+    else:
+        unit = "TiB"
+    return f"{value:.3g} {unit} ({int(nbytes)} bytes)"
+
+
 def _is_nan_like(value):
     if value is None:
         return True
@@ -210,7 +224,8 @@ class LabelStatistics:
         ``"explicit"`` only when the dense tensor fits in ``max_bytes`` *and* a
         product with it is cheaper than the implicit product, i.e. when
         ``T N^2 <= n (2 N + T)`` (this also keeps the dense tensor no larger than
-        about twice the data).
+        about twice the data). An explicit ``"explicit"`` whose tensor exceeds
+        ``max_bytes`` is refused with a ValueError before anything is allocated.
     max_bytes : int, default=None
         Memory budget in bytes for the dense tensor; ``None`` means
         :data:`DEFAULT_MAX_BYTES` (256 MiB).
@@ -301,8 +316,22 @@ class LabelStatistics:
         elif not isinstance(max_bytes, numbers.Integral) or max_bytes < 0:
             raise ValueError(f"max_bytes must be a non-negative int or None; got {max_bytes!r}.")
 
+        T = U.shape[1]
+        dense_bytes = T * N * N * np.dtype(dtype).itemsize
+        if q_form == "explicit" and dense_bytes > max_bytes:
+            # refuse before anything of the size of the dense tensor is allocated
+            raise ValueError(
+                f"q_form='explicit' needs the dense second-order tensor Q of shape "
+                f"(n_directions, n_features, n_features) = ({T}, {N}, {N}) in "
+                f"{np.dtype(dtype).name}: {_format_bytes(dense_bytes)}, above the memory "
+                f"limit max_bytes={int(max_bytes)} ({_format_bytes(max_bytes)}) that "
+                "q_form='auto' also uses. Use q_form='implicit' (or 'auto'), which computes "
+                "the products Q^t W from the centred data without forming Q, or raise "
+                "max_bytes."
+            )
+
         self.n_samples_, self.n_features_ = n, N
-        self.n_directions_ = T = U.shape[1]
+        self.n_directions_ = T
         self.dtype_ = np.dtype(dtype)
         self.max_bytes = int(max_bytes)
         self.weights_ = w.astype(dtype)
@@ -317,7 +346,6 @@ class LabelStatistics:
         self._a = self.U_centered_ * self.weights_[:, None]
         self.q_ = self.X_centered_.T @ self._a
 
-        dense_bytes = T * N * N * self.dtype_.itemsize
         if q_form == "auto":
             cheaper = T * N * N <= n * (2 * N + T)
             q_form = "explicit" if (dense_bytes <= self.max_bytes and cheaper) else "implicit"
