@@ -34,6 +34,9 @@ runs with BLAS limited to one thread.  Results are therefore bitwise identical f
 
 import math
 import numbers
+import os
+import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import NamedTuple, Optional
 
@@ -635,6 +638,43 @@ def rais_log_partition(rbm, X, *, n_chains=DEFAULT_AIS_CHAINS, n_betas=DEFAULT_A
                         log_z0=z0)
 
 
+def _user_stacklevel():
+    """``stacklevel`` for :func:`warnings.warn` pointing at the first caller outside skrbm.
+
+    Call it from the function that warns: the public entry points reach the warning
+    through different numbers of skrbm frames (``log_likelihood`` -> ``log_partition``,
+    estimator methods...), and the warning should name the user's line in every case.
+    """
+    pkg = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(pkg):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _auto_method(rbm, max_states):
+    """Resolve ``method="auto"``: "exact" when feasible, else "ais" with a UserWarning."""
+    try:
+        rbm.exact_route(max_states)
+        return "exact"
+    except ValueError:
+        pass
+    nv, nh = rbm.visible.n_states, rbm.hidden.n_states
+    limit = f"max_states={max_states}"
+    if max_states > 0 and 2 ** int(round(math.log2(max_states))) == max_states:
+        limit += f" (2**{int(round(math.log2(max_states)))})"
+    warnings.warn(
+        f"method='auto': the log partition function cannot be computed exactly, since "
+        f"enumeration needs a layer with at most {limit} states, and the visible layer "
+        f"{rbm.visible.describe()} has {nv:.3g} states and the hidden layer "
+        f"{rbm.hidden.describe()} has {nh:.3g} (the closed form needs both layers "
+        f"Gaussian). Falling back to annealed importance sampling (AIS): the result is a "
+        f"stochastic estimate with a standard error, not the exact value. Pass "
+        f"method='ais' to silence this warning.",
+        UserWarning, stacklevel=_user_stacklevel())
+    return "ais"
+
+
 def log_partition(rbm, method="auto", *, X=None, max_states=MAX_EXACT_STATES, **kwargs):
     """Log partition function: exact where feasible, else annealed importance sampling.
 
@@ -643,7 +683,9 @@ def log_partition(rbm, method="auto", *, X=None, max_states=MAX_EXACT_STATES, **
     rbm : RBM
     method : {"auto", "exact", "ais", "rais"}, default="auto"
         "auto" is "exact" when ``rbm.exact_route(max_states)`` succeeds (a discrete layer
-        with at most ``max_states`` configurations, or Gaussian-Gaussian), else "ais".
+        with at most ``max_states`` configurations, or Gaussian-Gaussian), else "ais"
+        with a ``UserWarning`` that names the numbers of states and the limit (pass
+        ``method="ais"`` to choose the estimate explicitly and silence it).
     X : array-like, default=None
         Data for "rais" (required there).
     max_states : int, default=2**22
@@ -655,6 +697,11 @@ def log_partition(rbm, method="auto", *, X=None, max_states=MAX_EXACT_STATES, **
     Returns
     -------
     LogZEstimate
+
+    Warns
+    -----
+    UserWarning
+        When ``method="auto"`` falls back to AIS because exact computation is infeasible.
 
     Examples
     --------
@@ -671,11 +718,7 @@ def log_partition(rbm, method="auto", *, X=None, max_states=MAX_EXACT_STATES, **
         raise ValueError(f"method must be one of 'auto', 'exact', 'ais', 'rais'; got {method!r}.")
     explicit = method
     if method == "auto":
-        try:
-            rbm.exact_route(max_states)
-            method = "exact"
-        except ValueError:
-            method = "ais"
+        method = _auto_method(rbm, max_states)
     if method == "exact":
         if explicit == "exact" and kwargs:
             raise TypeError(f"method='exact' takes no sampling options, got {sorted(kwargs)}.")
@@ -698,7 +741,7 @@ def log_likelihood(rbm, V, method="auto", **kwargs):
         Visible configurations (internal or user representation).
     method : {"auto", "exact", "ais", "rais"}, default="auto"
         How log Z is obtained (see :func:`log_partition`; "rais" starts from ``V`` unless
-        ``X`` is passed).
+        ``X`` is passed).  "auto" warns when it falls back to AIS.
     **kwargs
         Passed to :func:`log_partition`.
 

@@ -40,6 +40,25 @@ def test_log_likelihood_with_stderr(digits_model):
     assert np.ptp(ll - exact) < 1e-9
 
 
+def test_auto_log_partition_warns_when_it_falls_back_to_ais(digits_model):
+    import warnings
+
+    _, X = digits_model
+    # 64 binary visible and 24 binary hidden units: neither layer can be enumerated
+    big = ConstrainedRBM(24, learning_rate=0.01, n_iter=1, random_state=0).fit(X[:100])
+    opts = dict(n_chains=8, n_betas=20, random_state=0)
+    with pytest.warns(UserWarning, match=r"bernoulli\(24\) has 1\.68e\+07.*Falling back") as rec:
+        auto = big.log_partition(**opts)
+    assert len(rec) == 1 and rec[0].filename == __file__
+    with pytest.warns(UserWarning, match="method='ais' to silence") as rec:
+        ll = big.log_likelihood(X[:5], **opts)
+    assert len(rec) == 1 and rec[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert big.log_partition("ais", **opts) == auto
+        np.testing.assert_allclose(big.log_likelihood(X[:5], "ais", **opts), ll)
+
+
 def test_parallel_tempering_through_estimator(digits_model):
     rbm, _ = digits_model
     s, info = rbm.sample(30, method="pt", n_temperatures=4, n_steps=20, random_state=0,

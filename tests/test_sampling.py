@@ -312,9 +312,11 @@ def test_log_partition_dispatch_and_log_likelihood():
     assert e.value == exact and float(e) == exact
     a = log_partition(rbm, "ais", n_chains=64, n_betas=200, random_state=0)
     assert a.method == "ais" and abs(a.value - exact) < max(5 * a.stderr, 0.03)
-    # "auto" falls back to AIS when no layer can be enumerated
-    a2 = log_partition(rbm, max_states=4, n_chains=64, n_betas=200, random_state=0)
+    # "auto" falls back to AIS when no layer can be enumerated, and says so
+    with pytest.warns(UserWarning, match="AIS") as rec:
+        a2 = log_partition(rbm, max_states=4, n_chains=64, n_betas=200, random_state=0)
     assert a2.method == "ais" and a2.value == a.value
+    assert rec[0].filename == __file__  # points at the caller, not at skrbm
     # sampling options are ignored when "auto" resolves to the exact value
     assert log_partition(rbm, n_chains=64).method == "exact"
     with pytest.raises(TypeError, match="no sampling options"):
@@ -329,6 +331,35 @@ def test_log_partition_dispatch_and_log_likelihood():
     llr = log_likelihood(rbm, V, "rais", n_chains=64, n_betas=200, random_state=0)
     assert llr.log_partition.method == "rais" and llr.stderr > 0
     assert np.allclose(llr.values, -rbm.free_energy(V) - llr.log_partition.value)
+
+
+def test_auto_fallback_to_ais_warns():
+    import warnings
+
+    rbm = _rbm("spin", "bernoulli", seed=12)  # 2**5 visible and 2**3 hidden states
+    opts = dict(n_chains=16, n_betas=50, random_state=0)
+    msg = r"max_states=4 \(2\*\*2\).*spin\(5\) has 32 states.*bernoulli\(3\) has 8"
+    with pytest.warns(UserWarning, match=msg) as rec:
+        est = log_partition(rbm, max_states=4, **opts)
+    assert len(rec) == 1 and est.method == "ais"
+    text = str(rec[0].message)
+    assert "annealed importance sampling" in text and "method='ais'" in text
+    # the same through log_likelihood, again pointing at the caller
+    V = run_chains(rbm, 4, 2, random_state=0)
+    with pytest.warns(UserWarning, match="Falling back to annealed") as rec:
+        ll = log_likelihood(rbm, V, max_states=4, **opts)
+    assert len(rec) == 1 and rec[0].filename == __file__
+    assert ll.log_partition.method == "ais" and ll.log_partition.value == est.value
+    # explicit AIS, and "auto" when exact is feasible, stay silent
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert log_partition(rbm, "ais", max_states=4, **opts).value == est.value
+        assert log_partition(rbm).method == "exact"
+        assert log_likelihood(rbm, V, "ais", **opts).log_partition.value == est.value
+    # a continuous visible layer with too many hidden states: inf visible states
+    big = _rbm("gaussian", "bernoulli", seed=1, N=3, M=5)
+    with pytest.warns(UserWarning, match="gaussian\\(3\\) has inf states"):
+        log_partition(big, max_states=16, **opts)
 
 
 # ------------------------------------------------------------------ digits
