@@ -48,11 +48,11 @@ def timed(fn, repeats):
     return best, out
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller run (~10x less work)")
     ap.add_argument("--repeats", type=int, default=1, help="best of this many timings")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     n_chains, n_steps, n_ais, n_betas = (512, 1000, 256, 1000)
     if args.quick:
         n_chains, n_steps, n_ais, n_betas = (256, 200, 128, 200)
@@ -93,6 +93,7 @@ def main():
         print(f"{label:40s} {t1:8.2f}s {t2:8.2f}s {tb:8.2f}s {tb1:8.2f}s {t1 / t2:8.2f} "
               f"{tb / t2:8.2f} {str(same):>10s}")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
+    return rows
 
 
 if __name__ == "__main__":

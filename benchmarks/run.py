@@ -2,17 +2,20 @@
 
 Everything runs in ONE process on the same data (binary, pixel density ~0.13, N=784):
 
-1. PCD-1 throughput (samples/s of one epoch after a warm-up epoch) of
-   ``ConstrainedRBM(500, order=0, batch_size=B, n_iter=1)`` for B in {100, 1000} and
-   float64/float32, against ``sklearn.neural_network.BernoulliRBM(500, batch_size=B,
-   n_iter=1)``, the optional PyPI package ``rbms`` (PyTorch, CPU) and the *roofline*: the
+1. PCD-1 throughput (samples/s) of ``ConstrainedRBM(500, order=0, batch_size=B)`` for B
+   in {100, 1000} and float64/float32: a whole 2-epoch ``fit`` (setup included) against
+   ``sklearn.neural_network.BernoulliRBM(500, batch_size=B, n_iter=2)``; one steady-state
+   epoch against the optional PyPI package ``rbms`` (PyTorch, CPU: ``pip install
+   torch==2.13.0 rbms``; its own PCD update ``fit_batch_pcd``) and the *roofline*: the
    time of the five GEMM-equivalents of a PCD-1 step alone (Gibbs sweep v->h->v of the
    chains, hidden inputs of data and chains, one stacked (N x 2B) @ (2B x M) product for
    <v h>_data - <v h>_model), on preallocated arrays of the same shapes and dtype.
 2. Per-step overhead of the label constraints (order 1, order 2 exact, order 2 penalty)
    at N=784, M=256, batch 1000 and 100, T=1 and T=9 label directions (random labels), as
    a percentage of an unconstrained step.
-3. Peak RSS of an order-2 fit at N=4096, M=256 (in a subprocess, from ru_maxrss).
+3. Peak RSS of an order-2 fit at N=4096, M=256, T=1 and T=9 label directions (in a
+   subprocess, from ru_maxrss), next to the size the dense Q (N x N x T) would have.
+4. The parallel speed-ups of the samplers (``benchmarks/parallel_sampling.py``).
 
     python benchmarks/run.py [--quick]
 
@@ -77,24 +80,31 @@ def make_data(n, seed=0):
 
 
 # ----------------------------------------------------------------------------- timers
+N_EPOCHS = 2  # epochs of every timed fit
+
+
 def time_skrbm(X, B, repeats, M=500, **kw):
-    """Seconds of one epoch after a warm-up epoch (min over repeats)."""
+    """(seconds of a whole ``fit`` of N_EPOCHS epochs, seconds of its last epoch)."""
     from skrbm import ConstrainedRBM
 
-    best = np.inf
+    best_fit = best_epoch = np.inf
     for r in range(repeats):
-        m = ConstrainedRBM(M, order=0, batch_size=B, n_iter=2, random_state=r, **kw).fit(X)
-        best = min(best, m.history_[-1]["time"])
-    return best
+        m = ConstrainedRBM(M, order=0, batch_size=B, n_iter=N_EPOCHS, random_state=r, **kw)
+        t = time.perf_counter()
+        m.fit(X)
+        best_fit = min(best_fit, time.perf_counter() - t)
+        best_epoch = min(best_epoch, m.history_[-1]["time"])
+    return best_fit, best_epoch
 
 
 def time_sklearn(X, B, repeats, M=500):
+    """Seconds of a whole ``fit`` of N_EPOCHS epochs (its setup is negligible)."""
     from sklearn.neural_network import BernoulliRBM
 
     BernoulliRBM(M, batch_size=B, n_iter=1, random_state=0).fit(X[:max(B, 2000)])  # warm-up
     best = np.inf
     for r in range(repeats):
-        m = BernoulliRBM(M, batch_size=B, n_iter=1, random_state=r)
+        m = BernoulliRBM(M, batch_size=B, n_iter=N_EPOCHS, random_state=r)
         t = time.perf_counter()
         m.fit(X)
         best = min(best, time.perf_counter() - t)
@@ -220,7 +230,7 @@ from skrbm import ConstrainedRBM
 n, N, M = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 rng = np.random.default_rng(0)
 X = (rng.random((n, N)) < 0.13).astype(np.float64)
-y = rng.integers(0, 2, n)
+y = rng.integers(0, int(sys.argv[4]) + 1, n)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -230,8 +240,8 @@ print(before, after)
 """
 
 
-def peak_rss(n=300, N=4096, M=256):
-    out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(n), str(N), str(M)],
+def peak_rss(n=300, N=4096, M=256, T=1):
+    out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(n), str(N), str(M), str(T)],
                          capture_output=True, text=True, check=True)
     before, after = map(int, out.stdout.split())
     return before / 2**20, after / 2**20  # ru_maxrss is in KiB on Linux -> GiB
@@ -247,6 +257,7 @@ def main():
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-constraints", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-parallel", action="store_true")
     args = ap.parse_args()
     n = 5000 if args.quick else 20000
     repeats = args.repeats or (1 if args.quick else 2)
@@ -260,9 +271,12 @@ def main():
 
     rb_run, rb_msg = rbms_runner() if not args.skip_throughput else (None, "")
     print(rb_msg)
-    header = (f"{'dtype':8s} {'B':>5s} {'skrbm':>9s} {'sklearn':>9s} {'roofline':>9s} "
-              f"{'rbms':>9s} {'x sklearn':>10s} {'%roofline':>10s} {'x rbms':>8s}")
-    print("\nPCD-1 training throughput (samples/s, one epoch after warm-up)")
+    header = (f"{'dtype':8s} {'B':>5s} {'skrbm fit':>10s} {'sklearn':>9s} {'x sklearn':>10s} "
+              f"{'skrbm ep.':>10s} {'roofline':>9s} {'%roofline':>10s} {'rbms ep.':>9s} "
+              f"{'x rbms':>7s}")
+    print(f"\nPCD-1 training throughput (samples/s).  'fit': a whole {N_EPOCHS}-epoch fit "
+          "through the public API,\nsetup included (skrbm vs sklearn BernoulliRBM); 'ep.': one "
+          "steady-state epoch (skrbm's last epoch,\nrbms' training loop, the GEMMs alone)")
     print(header)
     results = {}
     for dtype in () if args.skip_throughput else (np.float64, np.float32):
@@ -270,12 +284,13 @@ def main():
         for B in (100, 1000):
             # the contenders alternate within each repeat (load on a shared machine
             # drifts), and each keeps its best time
-            t_sk = t_me = t_rf = np.inf
+            t_sk = t_fit = t_ep = t_rf = np.inf
             t_rb = None
             for r in range(repeats):
                 t, dt_sk = time_sklearn(Xd, B, 1)
                 t_sk = min(t_sk, t)
-                t_me = min(t_me, time_skrbm(Xd, B, 1))
+                tf, te = time_skrbm(Xd, B, 1)
+                t_fit, t_ep = min(t_fit, tf), min(t_ep, te)
                 t_rf = min(t_rf, time_roofline(n, B, dtype, 1))
                 if rb_run is not None:
                     try:
@@ -283,16 +298,17 @@ def main():
                     except Exception as exc:
                         print(f"rbms failed: {type(exc).__name__}: {exc}")
                         rb_run = None
-            thr = {k: (n / v if v else None) for k, v in
-                   (("skrbm", t_me), ("sklearn", t_sk), ("roofline", t_rf), ("rbms", t_rb))}
+            thr = {"fit": N_EPOCHS * n / t_fit, "sklearn": N_EPOCHS * n / t_sk,
+                   "epoch": n / t_ep, "roofline": n / t_rf,
+                   "rbms": n / t_rb if t_rb else None}
             results[(np.dtype(dtype).name, B)] = thr
-            fmt = lambda v: f"{v:9.0f}" if v else f"{'-':>9s}"  # noqa: E731
-            rbr = f"{thr['skrbm'] / thr['rbms']:8.2f}" if thr["rbms"] else f"{'-':>8s}"
+            rb = (f"{thr['rbms']:9.0f} {thr['epoch'] / thr['rbms']:7.2f}" if thr["rbms"]
+                  else f"{'-':>9s} {'-':>7s}")
             note = "" if dt_sk == dtype else f"  (sklearn ran in {dt_sk})"
-            print(f"{np.dtype(dtype).name:8s} {B:5d} {fmt(thr['skrbm'])} {fmt(thr['sklearn'])} "
-                  f"{fmt(thr['roofline'])} {fmt(thr['rbms'])} "
-                  f"{thr['skrbm'] / thr['sklearn']:10.2f} "
-                  f"{100 * thr['skrbm'] / thr['roofline']:9.0f}% {rbr}{note}")
+            print(f"{np.dtype(dtype).name:8s} {B:5d} {thr['fit']:10.0f} {thr['sklearn']:9.0f} "
+                  f"{thr['fit'] / thr['sklearn']:10.2f} {thr['epoch']:10.0f} "
+                  f"{thr['roofline']:9.0f} {100 * thr['epoch'] / thr['roofline']:9.0f}% "
+                  f"{rb}{note}")
 
     if not args.skip_constraints:
         Xc = X[:min(n, 10000)]
@@ -307,9 +323,19 @@ def main():
                   f"{ov['order 2 exact']:8.1f}% {ov['order 2 penalty']:10.1f}%")
 
     if not args.skip_memory:
-        before, after = peak_rss()
-        print(f"\nPeak RSS of an order-2 fit, N=4096, M=256, 300 samples, T=1: {after:.2f} GiB "
-              f"(after imports and data: {before:.2f} GiB)")
+        print("\nPeak RSS of an order-2 fit (exact), N=4096, M=256, 300 samples")
+        print(f"{'T':>3s} {'peak RSS':>9s} {'imports+data':>13s} {'dense Q would be':>17s}")
+        for T in (1, 9):
+            before, after = peak_rss(T=T)
+            print(f"{T:3d} {after:8.2f}G {before:12.2f}G {4096 * 4096 * T * 8 / 2**30:16.2f}G")
+
+    if not args.skip_parallel:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import parallel_sampling
+
+        print("\nParallel samplers (benchmarks/parallel_sampling.py)")
+        parallel_sampling.main((["--quick"] if args.quick else [])
+                               + ["--repeats", str(repeats)])
 
 
 if __name__ == "__main__":
