@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 
 from skrbm import ConstrainedRBM, DisentangledRBM
 from skrbm.metrics import label_information
+from skrbm.plotting import plot_label_information, plot_released_histograms, plot_weights
 
 QUICK = os.environ.get("SKRBM_DOC_QUICK", "") not in ("", "0")
 N_ITER = 8 if QUICK else 20
@@ -59,6 +60,17 @@ for name, est in models.items():
 print(f"chance: {infos['plain RBM'].chance:.3f}")
 
 # %%
+# Per hidden unit: label correlation before and after the constraints
+# -------------------------------------------------------------------
+# Left panels: ``max_t |corr(u^t, E[h_mu | v])|`` for each hidden unit; right panels:
+# the probe accuracies of each group.  Without constraints many units carry the label;
+# with them, only the released unit of the DisentangledRBM does.
+for name in ("plain RBM", "order 2", "disentangled"):
+    fig = plot_label_information(infos[name])
+    fig.suptitle(name)
+plt.show()
+
+# %%
 # Attribute transfer with the released unit
 # -----------------------------------------
 # Here the default ``center=True``: its larger weights give the released unit the strength
@@ -85,10 +97,20 @@ plt.show()
 # %%
 # The released unit separates the classes
 # ---------------------------------------
-H = rbm.transform(X)
-fig, ax = plt.subplots(figsize=(4.5, 2.8))
-for c in (0, 1):
-    ax.hist(H[y == c, rbm.released_units_[0]], bins=30, alpha=0.6, label=f"digit {c}")
-ax.set_xlabel("released unit  E[h | v]")
-ax.legend()
+# Its conditional mean alone classifies the digits (left); a constrained unit has the
+# same distribution for both classes up to second order (right).
+constrained_unit = int(np.setdiff1d(np.arange(rbm.n_components), rbm.released_units_)[0])
+fig = plot_released_histograms(rbm, X, y, units=[rbm.released_units_[0], constrained_unit])
+fig.axes[0].set_title(f"unit {rbm.released_units_[0]}: released")
+fig.axes[1].set_title(f"unit {constrained_unit}: constrained")
+plt.show()
+
+# %%
+# Receptive fields
+# ----------------
+# The weights of the released unit (first panel) against those of a few constrained
+# units: the released unit draws the difference between a 0 and a 1.
+units = [int(rbm.released_units_[0])] + list(
+    np.setdiff1d(np.arange(rbm.n_components), rbm.released_units_)[:7])
+fig = plot_weights(rbm, image_shape=(8, 8), units=units, n_cols=8)
 plt.show()
