@@ -12,10 +12,11 @@ import warnings
 
 import numpy as np
 
-from ._compat import Interval, StrOptions, check_is_fitted
+from ._compat import Interval, InvalidParameterError, StrOptions, check_is_fitted
 from ._constraints import FirstOrderProjector, SecondOrderConstraint
 from ._estimators import _BaseRBM
 from ._label_stats import LabelStatistics, label_directions
+from ._validation import check_count
 
 
 class _Group:
@@ -280,11 +281,9 @@ callback, second_order, penalty, q_form
         return cols, dirs
 
     def _make_hidden(self, dtype):
-        from ._layers import make_layer
-
         n_rel = self._n_released_total
         if n_rel > self.n_components:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"n_released={self.n_released} released units for each of "
                 f"{n_rel // self.n_released} label(s) need {n_rel} hidden units, but "
                 f"n_components={self.n_components}; increase n_components or lower "
@@ -294,7 +293,7 @@ callback, second_order, penalty, q_form
         groups = [(rel_type, n_rel)]
         if self.n_components > n_rel:
             groups.append((self.hidden, self.n_components - n_rel))
-        return make_layer(groups, self.n_components, dtype=dtype)
+        return self._hidden_layer(groups, self.n_components, dtype)
 
     def _make_constraint(self, rbm, Xe, w, labels):
         _, dirs = self._label_layout(labels)
@@ -349,7 +348,7 @@ callback, second_order, penalty, q_form
         return tags
 
     # ------------------------------------------------------------------ label tools
-    def _target_released(self, y_target, n):
+    def _target_released(self, y_target, n, name="y_target"):
         """Released units and their values typical of ``y_target``.
 
         For a 1-D label, ``y_target`` is a class (or one class per sample).  For several
@@ -366,18 +365,19 @@ callback, second_order, penalty, q_form
         elif y_target.ndim == 1:
             y_target = y_target.reshape(1, -1)
         if y_target.shape[1] != k or y_target.ndim != 2:
-            raise ValueError(f"y_target must give one class for each of the {k} label "
+            raise ValueError(f"{name} must give one class for each of the {k} label "
                              f"columns; got shape {np.asarray(y_target).shape}.")
         if y_target.shape[0] == 1:
             y_target = np.repeat(y_target, n, axis=0)
         if y_target.shape[0] != n:
-            raise ValueError(f"y_target has {y_target.shape[0]} rows for {n} samples.")
+            raise ValueError(f"{name} has {y_target.shape[0]} rows for {n} samples; give "
+                             "one class for all samples or one per sample.")
         units, vals = [], []
         for j in range(k):
             unknown = np.setdiff1d(np.unique(y_target[:, j]), classes[j])
             if len(unknown):
                 raise ValueError(
-                    f"y_target contains {unknown[:5].tolist()}, not among the classes seen "
+                    f"{name} contains {unknown[:5].tolist()}, not among the classes seen "
                     f"in fit: {classes[j].tolist()}."
                 )
             units.append(self.released_by_label_[j])
@@ -414,6 +414,7 @@ callback, second_order, penalty, q_form
         from sklearn.utils import check_random_state
 
         v = self._encode(X)
+        check_count(n_steps, "n_steps", 0)
         rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
         h = self.rbm_.hidden.mean(v @ self.rbm_.W)
         units, vals = self._target_released(y_target, v.shape[0])
@@ -437,7 +438,9 @@ callback, second_order, penalty, q_form
         from sklearn.utils import check_random_state
 
         check_is_fitted(self)
-        units, vals = self._target_released(y, n_samples)
+        check_count(n_samples, "n_samples", 1)
+        check_count(n_steps, "n_steps", 0)
+        units, vals = self._target_released(y, n_samples, name="y")
         rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
         rbm = self.rbm_
         v = rbm.sample_independent_visible(n_samples, rng)

@@ -15,6 +15,7 @@ from ._compat import (
     validate_data,
 )
 from ._label_stats import LabelStatistics, label_directions
+from ._validation import check_no_strings, unchanged_on_failure
 
 __all__ = ["LabelErasure"]
 
@@ -500,6 +501,11 @@ class LabelErasure(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self : LabelErasure
             The fitted transformer.
         """
+        with unchanged_on_failure(self):  # a failed fit leaves a fitted model as it was
+            return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight):
+        check_no_strings(X, "X", type(self).__name__)
         X, y = validate_data(
             self,
             X,
@@ -528,7 +534,7 @@ class LabelErasure(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         available, want = W.shape[1], self.n_components
         if want is not None and want > available:
             msg = self._infeasible_message(want, available, dims)
-            warnings.warn(msg, UserWarning, stacklevel=3)
+            warnings.warn(msg, UserWarning, stacklevel=4)
         elif want is not None:
             W, var = W[:, :want], var[:want]
         elif available == 0:
@@ -537,7 +543,7 @@ class LabelErasure(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 + self._dims_sentence(dims)
                 + " The output has 0 columns.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         K = W.T.copy()
         if K.shape[0]:
@@ -625,6 +631,7 @@ class LabelErasure(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             ``(X - mean_) @ components_.T``.
         """
         check_is_fitted(self)
+        check_no_strings(X, "X", type(self).__name__)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return (X - self.mean_) @ self.components_.T
 

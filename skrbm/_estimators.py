@@ -8,6 +8,7 @@ from sklearn.utils import check_random_state
 
 from ._compat import (
     Interval,
+    InvalidParameterError,
     StrOptions,
     _check_sample_weight,
     _fit_context,
@@ -18,13 +19,11 @@ from ._label_stats import _check_label_values
 from ._layers import UNIT_TYPES, make_layer
 from ._rbm import MAX_EXACT_STATES, RBM
 from ._training import DivergenceError, PCDTrainer, canonical_rows, runaway_limit
+from ._validation import check_count, check_no_strings, unchanged_on_failure
 
 _VISIBLE_TYPES = {"auto", "bernoulli", "spin", "gaussian", "relu", "drelu", "potts"}
 _CHAIN_BLOCK = 64  # chains per independently seeded block (fixed: results do not depend on n_jobs)
 _MONITOR_ROWS = 256  # rows (largest weights first) on which history_ tracks pseudo-likelihood
-_FITTED_STATE = ("rbm_", "trainer_", "n_iter_", "history_", "components_",
-                 "intercept_visible_", "intercept_hidden_", "visible_layer_", "hidden_layer_",
-                 "chains_", "constraint_residual_", "constrained_rank_")
 
 
 def _hidden_spec_ok(spec):
@@ -93,6 +92,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
     # ------------------------------------------------------------------ validation
     def _check_X(self, X, reset):
+        check_no_strings(X, "X", type(self).__name__)
         X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
         if X.shape[0] == 0:  # pragma: no cover - validate_data already refuses this
             raise ValueError("X has 0 samples; at least one is required.")
@@ -104,7 +104,8 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         if isinstance(spec, tuple):
             if not (len(spec) == 2 and spec[0] == "potts"
                     and isinstance(spec[1], numbers.Integral) and spec[1] >= 2):
-                raise ValueError(
+                raise InvalidParameterError(
+                    f"The 'visible' parameter of {type(self).__name__} is invalid: "
                     f"visible={spec!r} is not understood; pass a unit-type name from "
                     f"{sorted(_VISIBLE_TYPES)} or ('potts', q) with an integer q >= 2."
                 )
@@ -153,7 +154,16 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return RBM(visible, hidden, W), Xe
 
     def _make_hidden(self, dtype):
-        return make_layer(self.hidden, self.n_components, dtype=dtype)
+        return self._hidden_layer(self.hidden, self.n_components, dtype)
+
+    def _hidden_layer(self, spec, n_units, dtype):
+        """make_layer for the ``hidden`` parameter: a malformed spec is a parameter error."""
+        try:
+            return make_layer(spec, n_units, dtype=dtype)
+        except ValueError as exc:
+            raise InvalidParameterError(
+                f"The 'hidden' parameter of {type(self).__name__} is invalid: {exc}"
+            ) from exc
 
     def _make_trainer(self):
         return PCDTrainer(
@@ -190,6 +200,12 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                     "labels/y must be an array of shape (n_samples,) or (n_samples, "
                     f"n_attributes) with one label per sample; got the scalar {lab.item()!r}."
                 )
+            if lab.ndim > 2:
+                raise ValueError(
+                    "labels/y must be an array of shape (n_samples,) (classes) or "
+                    "(n_samples, n_attributes) (binary attributes); got an array of shape "
+                    f"{lab.shape}."
+                )
             if lab.shape[0] != X.shape[0]:
                 raise ValueError(
                     f"labels/y has {lab.shape[0]} rows but X has {X.shape[0]} samples; "
@@ -203,8 +219,9 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """Fit from scratch, or continue (partial_fit / warm_start) from the saved state.
 
         A continued fit works on copies of the model and trainer and commits them only
-        when it succeeds, so a failed call (bad input, divergence) leaves ``self`` as it
-        was.  Continuing uses the trainer's own random generator, so k calls of
+        when it succeeds; ``fit``/``partial_fit`` restore every attribute if the call
+        fails (bad input, divergence), so a failed call leaves ``self`` as it was.
+        Continuing uses the trainer's own random generator, so k calls of
         ``partial_fit(X)`` equal ``fit(X)`` with ``n_iter=k`` and the same random_state.
         """
         first = not (partial or self.warm_start) or not hasattr(self, "rbm_")
@@ -238,7 +255,6 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         n_epochs = 1 if partial else self.n_iter
         start = 0 if first else self.n_iter_
         history = [] if first else [dict(h) for h in getattr(self, "history_", [])]
-        previous = {k: getattr(self, k) for k in _FITTED_STATE if hasattr(self, k)}
         mon = Xc[np.argsort(-wc, kind="stable")[:_MONITOR_ROWS]]
         name = type(self).__name__
 
@@ -266,17 +282,11 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             self._commit(rbm, trainer, epoch, history)
             return bool(self.callback(self, epoch))
 
-        try:
-            ran = trainer.run_epochs(rbm, Xc, wc, n_epochs, trainer.rng, name=name,
-                                     on_epoch=on_epoch, start_epoch=start,
-                                     progress=self.verbose >= 2)
-        except BaseException:
-            for k in _FITTED_STATE:  # a failed call leaves the previous fitted state
-                if k in previous:
-                    setattr(self, k, previous[k])
-                elif hasattr(self, k):
-                    delattr(self, k)
-            raise
+        # a failure (including one after the callback exposed intermediate state) is
+        # undone by unchanged_on_failure in fit / partial_fit
+        ran = trainer.run_epochs(rbm, Xc, wc, n_epochs, trainer.rng, name=name,
+                                 on_epoch=on_epoch, start_epoch=start,
+                                 progress=self.verbose >= 2)
         # commit the fitted state only after a successful fit
         self._commit(rbm, trainer, start + ran, history)
         return self
@@ -327,7 +337,8 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, labels, sample_weight, partial=False)
+        with unchanged_on_failure(self):
+            return self._fit(X, y, labels, sample_weight, partial=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, *, labels=None, sample_weight=None):
@@ -340,7 +351,8 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self : object
             The updated estimator.
         """
-        return self._fit(X, y, labels, sample_weight, partial=True)
+        with unchanged_on_failure(self):
+            return self._fit(X, y, labels, sample_weight, partial=True)
 
     def _encode(self, X):
         check_is_fitted(self)
@@ -490,8 +502,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             Only when ``return_info`` is True.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        check_count(n_samples, "n_samples", 1)
         if method not in ("gibbs", "pt"):
             raise ValueError(f"method must be 'gibbs' or 'pt', got {method!r}.")
         if method == "gibbs":
@@ -509,8 +520,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     def _run_chains(self, v, n_steps, random_state, n_samples=None):
         from ._sampling import run_chains
 
-        if not isinstance(n_steps, numbers.Integral) or n_steps < 0:
-            raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}.")
+        check_count(n_steps, "n_steps", 0)
         n = n_samples if v is None else v.shape[0]
         out = run_chains(self.rbm_, n, n_steps, v0=v, n_jobs=self.n_jobs,
                          random_state=random_state, block=_CHAIN_BLOCK)
