@@ -14,6 +14,13 @@ Run ``python -m skrbm.demo`` (about a minute on two cores).  It trains, on sciki
 
 Figures (when matplotlib is installed) and a text report go to ``--out`` (default
 ``skrbm_demo_output/``).
+
+``python -m skrbm.demo ising`` runs a small version of the paper's Ising experiment
+instead (``--size`` L, default 8; two temperatures, below and above Tc): an
+unconstrained RBM, a first-order ConstrainedRBM and a DisentangledRBM with one released
+spin unit, each sampled by parallel tempering; it prints <|m|>, the energy and heat
+capacity per spin of the samples against the Monte Carlo data and the exact values, and
+draws them (``ising_observables.png``, ``ising_magnetisation.png``).
 """
 
 import argparse
@@ -134,16 +141,113 @@ def _plot(out, X, Xt, model, y):
           "digits_released_unit.png)")
 
 
+_ISING_MODELS = ("unconstrained", "order 1", "released")
+
+
+def _ising_model(kind, n_components, seed):
+    common = dict(visible="spin", optimizer="sgd", batch_size=128, warm_start=True,
+                  random_state=seed)
+    if kind == "released":
+        return DisentangledRBM(n_components, hidden="gaussian", released_hidden="spin",
+                               order=1, **common)
+    return ConstrainedRBM(n_components, hidden=[("spin", 1), ("gaussian", None)],
+                          order=0 if kind == "unconstrained" else 1, **common)
+
+
+def run_ising(out, L=8, temperatures=(2.0, 2.6), n_train=2000, epochs=40, seed=0,
+              plot=True):
+    """Small Ising study: data, exact values and samples of three models per temperature."""
+    from .datasets import ising_exact, ising_observables, make_ising
+
+    n_components = L * L
+    print(f"skrbm demo (ising): {L}x{L} periodic Ising model, {n_train} Swendsen-Wang "
+          f"configurations per temperature, label = sign(m), {n_components} hidden units "
+          f"(1 spin + gaussian)\n")
+    t0 = time.perf_counter()
+    rows = []
+    for k, T in enumerate(temperatures):
+        X, y = make_ising(L, T, n_train, random_state=seed + k)
+        ex = ising_exact(L, T)
+        row = {"T": T, "exact": {"u": ex.u, "c": ex.c}, "data": ising_observables(X, T)}
+        row["data"]["m"] = X.mean(axis=1)
+        for kind in _ISING_MODELS:
+            est = _ising_model(kind, n_components, seed)
+            for lr, n in ((0.05, epochs), (0.02, max(1, epochs // 2))):
+                est.set_params(learning_rate=lr, n_iter=n).fit(X, y)
+            S = est.sample(500, method="pt", n_temperatures=10, n_steps=100,
+                           random_state=seed)
+            row[kind] = ising_observables(S, T)
+            row[kind]["m"] = S.mean(axis=1)
+        rows.append(row)
+    print(f"{'T':>6s} {'source':<14s} {'<|m|>':>13s} {'u':>14s} {'c':>13s}")
+    for row in rows:
+        print(f"{row['T']:6.3f} {'exact':<14s} {'':>13s} {row['exact']['u']:14.3f} "
+              f"{row['exact']['c']:13.3f}")
+        for src in ("data",) + _ISING_MODELS:
+            o = row[src]
+            print(f"{'':6s} {src:<14s} {o['abs_m']:7.3f}+-{o['abs_m_se']:.3f} "
+                  f"{o['u']:8.3f}+-{o['u_se']:.3f} {o['c']:7.3f}+-{o['c_se']:.3f}")
+    print(f"\nTotal time {time.perf_counter() - t0:.0f} s")
+    if plot:
+        _plot_ising(out, rows, L)
+    return rows
+
+
+def _plot_ising(out, rows, L):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib is not installed: no figures; pip install 'skrbm[examples]')")
+        return
+    os.makedirs(out, exist_ok=True)
+    temps = np.array([r["T"] for r in rows])
+    sources = ("data",) + _ISING_MODELS
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.3))
+    for ax, key in zip(axes, ("abs_m", "u", "c")):
+        if key != "abs_m":
+            ax.plot(temps, [r["exact"][key] for r in rows], "k-", lw=1, label="exact")
+        for src in sources:
+            ax.errorbar(temps, [r[src][key] for r in rows],
+                        yerr=[r[src][key + "_se"] for r in rows], marker="o", capsize=2,
+                        ls="--", label=src)
+        ax.set_xlabel("T")
+        ax.set_title({"abs_m": "<|m|>", "u": "energy per spin", "c": "heat capacity"}[key])
+    axes[0].legend(fontsize=7)
+    path = os.path.join(out, "ising_observables.png")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    fig, axes = plt.subplots(1, len(rows), figsize=(3.3 * len(rows), 2.8), squeeze=False)
+    bins = np.linspace(-1, 1, 2 * L + 2)
+    for ax, row in zip(axes[0], rows):
+        for src in sources:
+            ax.hist(row[src]["m"], bins=bins, density=True, histtype="step", label=src)
+        ax.set_title(f"T = {row['T']}")
+        ax.set_xlabel("m")
+    axes[0, 0].legend(fontsize=7)
+    path2 = os.path.join(out, "ising_magnetisation.png")
+    fig.savefig(path2, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    print(f"Figures written to {os.path.abspath(out)}/ (ising_observables.png, "
+          "ising_magnetisation.png)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m skrbm.demo", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("study", nargs="?", default="digits", choices=["digits"],
+    ap.add_argument("study", nargs="?", default="digits", choices=["digits", "ising"],
                     help="which study to run (default: digits)")
     ap.add_argument("--out", default="skrbm_demo_output", help="folder for figures")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--cv", type=int, default=5)
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--size", type=int, default=8, help="ising: lattice size L")
     args = ap.parse_args(argv)
+    if args.study == "ising":
+        run_ising(args.out, L=args.size, epochs=args.epochs * 2, plot=not args.no_plot)
+        return 0
     run_digits(args.out, n_iter=args.epochs, cv=args.cv, plot=not args.no_plot)
     return 0
 

