@@ -25,12 +25,27 @@ class _Group:
         self.directions = directions
         self.first = first
         self.second = second
+        # contiguous columns (the usual layout) are addressed by a slice: a view that the
+        # projections update in place, instead of a gather and a scatter every step
+        cols = np.asarray(cols)
+        contiguous = len(cols) > 0 and np.array_equal(cols, np.arange(cols[0], cols[-1] + 1))
+        self.index = slice(int(cols[0]), int(cols[-1]) + 1) if contiguous else cols
 
-    def project(self, Wc):
+    def project(self, Wc, out=None):
         """First-order projection; exactly zero when q^T W = 0 leaves no room."""
         if self.first.null_dim == 0:
-            return np.zeros_like(Wc)
-        return self.first.project(Wc)
+            if out is None:
+                return np.zeros_like(Wc)
+            out[...] = 0
+            return out
+        return self.first.project(Wc, out=out)
+
+    def project_columns(self, A):
+        """First-order projection of this group's columns of ``A``, in place."""
+        if isinstance(self.index, slice):
+            self.project(A[:, self.index], out=A[:, self.index])
+        else:
+            A[:, self.index] = self.project(A[:, self.index])
 
 
 class WeightConstraint:
@@ -72,29 +87,37 @@ class WeightConstraint:
                     UserWarning,
                 )
 
+    def _second_order(self):
+        return any(g.second is not None for g in self.groups)
+
     def transform_gradient(self, W, G):
         G = G.copy()
-        if not (np.isfinite(G).all() and np.isfinite(W).all()):
+        # a first-order projection of non-finite values is harmless (the trainer detects
+        # the divergence once per epoch); the second-order solvers must not see them
+        if self._second_order() and not (np.isfinite(G).all() and np.isfinite(W).all()):
             return G
         for g in self.groups:
-            Gc = g.project(G[:, g.cols])
-            if g.second is not None:
-                Wc = W[:, g.cols]
-                if self.mode == "exact":
-                    Gc = g.second.tangent_project(Wc, Gc)
-                else:
-                    Gc = g.project(Gc - g.second.penalty_grad(Wc))
-            G[:, g.cols] = Gc
+            if g.second is None:
+                g.project_columns(G)
+                continue
+            Gc = g.project(G[:, g.index])
+            Wc = W[:, g.index]
+            if self.mode == "exact":
+                Gc = g.second.tangent_project(Wc, Gc)
+            else:
+                Gc = g.project(Gc - g.second.penalty_grad(Wc))
+            G[:, g.index] = Gc
         return G
 
     def after_step(self, rbm):
-        if not np.isfinite(rbm.W).all():
+        if self._second_order() and not np.isfinite(rbm.W).all():
             return  # the trainer detects the divergence and restores the last finite state
         for g in self.groups:
-            Wc = g.project(rbm.W[:, g.cols])
             if g.second is not None and self.mode == "exact":
-                Wc, _ = g.second.retract(Wc)
-            rbm.W[:, g.cols] = Wc
+                Wc, _ = g.second.retract(g.project(rbm.W[:, g.index]))
+                rbm.W[:, g.index] = Wc
+            else:
+                g.project_columns(rbm.W)
 
     def residuals(self, rbm):
         """(max relative first-order residual, max relative second-order residual)."""
