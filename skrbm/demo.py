@@ -104,7 +104,8 @@ def run_digits(out, n_iter=20, cv=5, seed=0, plot=True):
     return report, acc
 
 
-def _plot(out, X, Xt, model, y):
+def _pyplot(out):
+    """matplotlib's pyplot on the Agg backend with ``out`` created, or None (and a hint)."""
     try:
         import matplotlib
 
@@ -112,8 +113,15 @@ def _plot(out, X, Xt, model, y):
         import matplotlib.pyplot as plt
     except ImportError:
         print("(matplotlib is not installed: no figures; pip install 'skrbm[examples]')")
-        return
+        return None
     os.makedirs(out, exist_ok=True)
+    return plt
+
+
+def _plot(out, X, Xt, model, y):
+    plt = _pyplot(out)
+    if plt is None:
+        return
     idx = np.concatenate([np.flatnonzero(y == 0)[:6], np.flatnonzero(y == 1)[:6]])
     fig, axes = plt.subplots(2, len(idx), figsize=(len(idx) * 0.9, 2.2))
     for k, i in enumerate(idx):
@@ -194,15 +202,9 @@ def run_ising(out, L=8, temperatures=(2.0, 2.6), n_train=2000, epochs=40, seed=0
 
 
 def _plot_ising(out, rows, L):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib is not installed: no figures; pip install 'skrbm[examples]')")
+    plt = _pyplot(out)
+    if plt is None:
         return
-    os.makedirs(out, exist_ok=True)
     temps = np.array([r["T"] for r in rows])
     sources = ("data",) + _ISING_MODELS
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.3))
