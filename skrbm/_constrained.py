@@ -87,14 +87,14 @@ class WeightConstraint:
                     UserWarning,
                 )
 
-    def _second_order(self):
-        return any(g.second is not None for g in self.groups)
+    def _exact_second_order(self):
+        return self.mode == "exact" and any(g.second is not None for g in self.groups)
 
     def transform_gradient(self, W, G):
         G = G.copy()
-        # a first-order projection of non-finite values is harmless (the trainer detects
-        # the divergence once per epoch); the second-order solvers must not see them
-        if self._second_order() and not (np.isfinite(G).all() and np.isfinite(W).all()):
+        # projections and the penalty gradient of non-finite values are harmless (the
+        # trainer detects the divergence once per epoch); the exact solvers must not see them
+        if self._exact_second_order() and not (np.isfinite(G).all() and np.isfinite(W).all()):
             return G
         for g in self.groups:
             if g.second is None:
@@ -110,7 +110,7 @@ class WeightConstraint:
         return G
 
     def after_step(self, rbm):
-        if self._second_order() and not np.isfinite(rbm.W).all():
+        if self._exact_second_order() and not np.isfinite(rbm.W).all():
             return  # the trainer detects the divergence and restores the last finite state
         for g in self.groups:
             if g.second is not None and self.mode == "exact":
