@@ -56,6 +56,16 @@ class GaussianErasureCost:
         Number of hidden units ``M``.
     n_directions : int
         Rank ``r`` of ``q`` (independent label directions).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrbm import gaussian_erasure_cost
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(200, 5)), rng.integers(0, 2, 200)
+    >>> res = gaussian_erasure_cost(X, y, n_components=2)
+    >>> res.n_directions, bool(res.lower_bound <= res.cost <= res.upper_bound)
+    (1, True)
     """
 
     lambda_: np.ndarray

@@ -28,6 +28,19 @@ class DivergenceError(FloatingPointError):
       and gaussian or drelu hidden units, the weights outgrew the precisions,
       ``||D_v^{-1/2} W D_h^{-1/2}||_2 > 1`` (``D`` the quadratic coefficients, the largest
       side for drelu), so the free energy is unbounded below and Gibbs chains run away.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrbm import ConstrainedRBM, DivergenceError
+    >>> X = np.random.default_rng(0).normal(size=(50, 4))
+    >>> rbm = ConstrainedRBM(4, hidden="gaussian", learning_rate=10.0, optimizer="sgd",
+    ...                      n_iter=50, random_state=0)
+    >>> try:
+    ...     rbm.fit(X)
+    ... except DivergenceError as exc:
+    ...     print("learning_rate" in str(exc), hasattr(rbm, "components_"))
+    True False
     """
 
 

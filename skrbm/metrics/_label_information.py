@@ -29,6 +29,18 @@ class LabelInformation:
         with the estimator refitted inside every fold.
     chance : float
         Accuracy of always predicting the most frequent class.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skrbm import ConstrainedRBM
+    >>> from skrbm.metrics import label_information
+    >>> d = load_digits()
+    >>> keep = d.target < 2
+    >>> X, y = (d.data[keep] / 16 > 0.5).astype(float), d.target[keep]
+    >>> info = label_information(ConstrainedRBM(4, n_iter=2, random_state=0), X, y, cv=2)
+    >>> sorted(info.groups), bool(info.linear_accuracy["all"] > 0.9)
+    (['all'], True)
     """
 
     unit_correlation: np.ndarray
