@@ -13,7 +13,9 @@ import warnings
 import numpy as np
 
 from ._compat import Interval, InvalidParameterError, StrOptions, check_is_fitted
-from ._constraints import FirstOrderProjector, SecondOrderConstraint
+from ._constraints import (ExactSecondOrderStepper, FirstOrderProjector,
+                           SecondOrderConstraint, generic_isotropic_bound,
+                           max_isotropic_dim_estimate)
 from ._estimators import _BaseRBM
 from ._label_stats import LabelStatistics, label_directions
 from ._validation import check_count
@@ -25,6 +27,8 @@ class _Group:
         self.directions = directions
         self.first = first
         self.second = second
+        # exact second order in training: state kept between steps (see the class)
+        self.stepper = None if second is None else ExactSecondOrderStepper(second)
         # contiguous columns (the usual layout) are addressed by a slice: a view that the
         # projections update in place, instead of a gather and a scatter every step
         cols = np.asarray(cols)
@@ -91,22 +95,19 @@ class WeightConstraint:
         return self.mode == "exact" and any(g.second is not None for g in self.groups)
 
     def transform_gradient(self, W, G):
-        G = G.copy()
+        """Constrained ascent direction, computed in place in ``G`` (and returned)."""
         # projections and the penalty gradient of non-finite values are harmless (the
         # trainer detects the divergence once per epoch); the exact solvers must not see them
         if self._exact_second_order() and not (np.isfinite(G).all() and np.isfinite(W).all()):
             return G
         for g in self.groups:
-            if g.second is None:
-                g.project_columns(G)
+            if g.second is not None and self.mode == "exact":
+                Gc = g.project(G[:, g.index])
+                G[:, g.index] = g.stepper.tangent(W[:, g.index], Gc)
                 continue
-            Gc = g.project(G[:, g.index])
-            Wc = W[:, g.index]
-            if self.mode == "exact":
-                Gc = g.second.tangent_project(Wc, Gc)
-            else:
-                Gc = g.project(Gc - g.second.penalty_grad(Wc))
-            G[:, g.index] = Gc
+            if g.second is not None:  # soft penalty, then the first-order projection
+                G[:, g.index] -= g.second.penalty_grad(W[:, g.index])
+            g.project_columns(G)
         return G
 
     def after_step(self, rbm):
@@ -114,7 +115,8 @@ class WeightConstraint:
             return  # the trainer detects the divergence and restores the last finite state
         for g in self.groups:
             if g.second is not None and self.mode == "exact":
-                Wc, _ = g.second.retract(g.project(rbm.W[:, g.index]))
+                Wc = g.project(rbm.W[:, g.index])
+                g.stepper.step(Wc)
                 rbm.W[:, g.index] = Wc
             else:
                 g.project_columns(rbm.W)
@@ -134,22 +136,51 @@ class WeightConstraint:
 
 
 def _feasible_start(second, Wc, rng):
-    """(W0, k): feasible start of rank k (the largest rank for which one was found)."""
+    """(W0, k): feasible start of rank k (the largest rank for which one was found).
+
+    A failed attempt costs up to ``project_initial``'s 100 Newton steps, so ranks are not
+    tried one by one: when ``m`` exceeds the generic bound of
+    :func:`generic_isotropic_bound`, the first try is the computed upper estimate
+    :func:`max_isotropic_dim_estimate`, and a failure there is followed by a bisection
+    (feasibility is monotone in the rank: the columns of a feasible frame span feasible
+    frames of every smaller rank).
+    """
     m = Wc.shape[1]
-    scale = np.linalg.norm(Wc, axis=0).mean() if m else 0.0
-    for k in range(m, 0, -1):
+    if m == 0:
+        return Wc.copy(), 0
+    scale = np.linalg.norm(Wc, axis=0).mean()
+
+    def attempt(k):
         try:
-            F = second.project_initial(Wc[:, :k])
+            return second.project_initial(Wc[:, :k])
         except ValueError:
-            continue
-        if k == m:
-            return F, k
-        G = rng.standard_normal((k, m)).astype(Wc.dtype)
-        W0 = F @ G
-        norms = np.linalg.norm(W0, axis=0)
-        W0 *= (scale / np.where(norms > 0, norms, 1)).astype(Wc.dtype)
-        return W0, k
-    return np.zeros_like(Wc), 0
+            return None
+
+    second._qmul(Wc[:, :1])  # sets n_directions_
+    n = second.first_order.null_dim if second.first_order is not None else Wc.shape[0]
+    k = m
+    if m > generic_isotropic_bound(n, second.n_directions_):
+        k = min(m, max_isotropic_dim_estimate(second))
+    F = attempt(k) if k > 0 else None
+    if F is None:
+        lo, hi = 0, k  # lo: feasible (rank 0 trivially), hi: infeasible
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            Fm = attempt(mid)
+            if Fm is None:
+                hi = mid
+            else:
+                lo, F = mid, Fm
+        k = lo
+    if k == m:
+        return F, k
+    if k == 0:
+        return np.zeros_like(Wc), 0
+    G = rng.standard_normal((k, m)).astype(Wc.dtype)
+    W0 = F @ G
+    norms = np.linalg.norm(W0, axis=0)
+    W0 *= (scale / np.where(norms > 0, norms, 1)).astype(Wc.dtype)
+    return W0, k
 
 
 def _stats(Xe, U, w, dirs, q_form):

@@ -889,11 +889,8 @@ class SecondOrderConstraint:
         X = self._P(G.astype(W.dtype, copy=True))
         if W.shape[1] == 0:
             return X if out is None else self._copy_out(X, out)
-        A = self._project_B(self._qmul(W))
-        system = self._system(A)
-        b = system.rhs(X)
-        S, info = system.solve(b, self._cg_tol(W.dtype), self.max_cg)
-        X -= system.normal(S)
+        system = self._system(self._project_B(self._qmul(W)))
+        X, info = self._tangent_with(system, X)
         self.last_info_ = {"method": "tangent_project", **info}
         return X if out is None else self._copy_out(X, out)
 
@@ -941,6 +938,14 @@ class SecondOrderConstraint:
             np.copyto(out, W)
             W = out
         return W, rel
+
+    def _tangent_with(self, system, X):
+        """Remove from ``X`` (first-order projected, overwritten) its normal component for
+        the prebuilt ``system``; returns ``(X, info)``."""
+        b = system.rhs(X)
+        S, info = system.solve(b, self._cg_tol(X.dtype), self.max_cg)
+        X -= system.normal(S)
+        return X, info
 
     def _newton(self, W, max_iter, target, *, orthonormalize, patience):
         """Gauss-Newton loop on ``R(W) = 0`` inside ``null(q^T)`` (``W`` is overwritten).
@@ -1124,6 +1129,174 @@ class SecondOrderConstraint:
         else:
             hint += "max_isotropic_dim_estimate(constraint) computes the bound for your Q. "
         return hint
+
+
+class ExactSecondOrderStepper:
+    """The exact second-order constraint inside a training loop, with state between steps.
+
+    A training step with the exact constraint is: project the gradient onto the tangent
+    space at ``W``, let the optimizer move ``W``, project that move onto the same tangent
+    space (so the constraint is violated only at second order in the step), then retract
+    by Newton steps until the relative residual is below ``tol``.  Done naively, every
+    step computes ``Q W`` three or four times and builds the ``m x m`` normal system
+    (an eigendecomposition per direction) three times.  This class keeps, between steps,
+    the weights ``W`` at which the last retraction was *verified*, their product
+    ``A = P Q W`` (the verification's own product) and the last normal system, so that a
+    step costs:
+
+    * one product ``Q W`` after the move, giving the residual;
+    * per Newton step, one normal-system build at the current point (quadratic
+      convergence) and one product ``Q W`` that verifies the result and is kept for the
+      next step's tangent space;
+    * three linear solves with the kept system (gradient, move, Newton step).
+
+    The tangent space used for the gradient and the move is that of the last Newton
+    iterate, which differs from the verified point by the last (tiny) correction; the
+    retraction is always verified against the target.  The cache is keyed by a copy of
+    ``W``: if the weights were changed from outside (warm start, ``set_params``, a restored
+    backup) it is rebuilt, so the state can never describe other weights than the
+    current ones.
+
+    Parameters
+    ----------
+    constraint : SecondOrderConstraint
+    """
+
+    #: a kept normal system is reused by Newton (chord) steps while each one divides the
+    #: residual by at least 1 / CHORD_RATE
+    CHORD_RATE = 1e-2
+
+    def __init__(self, constraint):
+        self.constraint = constraint
+        self._clear()
+
+    def _clear(self):
+        self.W = None  # weights at which A was computed (verified on the set)
+        self.A = None  # P Q^t W, (N, T, m)
+        self.system = None  # normal system near W (None: build from A when needed)
+        self.system_offset = 0.0
+        self._u = None  # warm start of the power iteration for ||W||_2
+        self.last_info_ = {}
+
+    def __getstate__(self):
+        state = dict(self.__dict__)  # the cache is cheap to rebuild; do not pickle it
+        state.update(W=None, A=None, system=None, system_offset=0.0, _u=None,
+                     last_info_={})
+        return state
+
+    def _norm_sq(self, W):
+        """``||W||_2^2`` from below, by a few warm-started power iterations (the relative
+        residual is then over-estimated: a verified target holds for the exact norm)."""
+        m = W.shape[1]
+        if m == 1:
+            return float(np.dot(W[:, 0], W[:, 0]))
+        u = self._u
+        if u is None or u.shape[0] != m:
+            u = np.ones(m) / np.sqrt(m)
+        Wd = W.astype(np.float64, copy=False)
+        lam = 0.0
+        for _ in range(4):
+            x = Wd.T @ (Wd @ u)
+            lam = float(np.dot(u, x))
+            nx = np.linalg.norm(x)
+            if not nx > 0:
+                return 0.0
+            u = x / nx
+        self._u = u
+        return max(lam, 0.0)
+
+    def _relative(self, R, W):
+        con = self.constraint
+        den = self._norm_sq(W) * con._get_Q_norm(W.shape[0])
+        a = _max_abs(R)
+        return a / den if den > 0 else (0.0 if a == 0 else np.inf)
+
+    def _sync(self, W):
+        """Make the cache describe ``W``: reuse it when ``W`` is unchanged, else recompute."""
+        if self.W is not None and self.W.shape == W.shape and np.array_equal(self.W, W):
+            return
+        con = self.constraint
+        self._clear()
+        self.W = W.copy()
+        self.A = con._project_B(con._qmul(W))
+
+    def _get_system(self):
+        if self.system is None:
+            self.system = self.constraint._system(self.A)
+        return self.system
+
+    def tangent(self, W, G, out=None):
+        """Project the first-order-projected ``G`` onto the tangent space at ``W``."""
+        W = _as_weights(W)
+        if W.shape[1] == 0:
+            return G
+        self._sync(W)
+        X = np.array(G, dtype=W.dtype, copy=True)
+        X, _ = self.constraint._tangent_with(self._get_system(), X)
+        if out is None:
+            return X
+        np.copyto(out, X)
+        return out
+
+    def step(self, W_new, *, max_newton=None, tol=None):
+        """Exact-constraint version of the move from the cached ``W`` to ``W_new``.
+
+        ``W_new`` (the optimizer's result, first-order projected) is overwritten with
+        ``W + T(W_new - W)`` (``T`` the tangent projection) retracted onto the set.
+        Without a cached point (first step), ``W_new`` is only retracted.  Returns the
+        final relative residual; ``last_info_`` has the Newton history.
+        """
+        con = self.constraint
+        W_new = _as_weights(W_new)
+        if W_new.shape[1] == 0:
+            return 0.0
+        max_newton = con.max_newton if max_newton is None else max_newton
+        target = con._tol(W_new.dtype, tol)
+        if self.W is not None and self.W.shape == W_new.shape:
+            move = W_new - self.W
+            move, _ = con._tangent_with(self._get_system(), move)
+            np.add(self.W, move, out=W_new)
+        history, cg_iters, rebuilt = [], [], []
+        best, n_bad, rel = np.inf, 0, 0.0
+        system = None
+        for it in range(max_newton + 1):
+            B = con._qmul(W_new)
+            R = con._R_from_B(W_new, B)
+            rel = self._relative(R, W_new)
+            history.append(rel)
+            if rel <= target or it == max_newton or not np.isfinite(rel):
+                break
+            if rel < 0.9 * best:
+                best, n_bad = rel, 0
+            else:
+                n_bad += 1
+                if n_bad >= 3:  # stagnation (noise floor)
+                    break
+            # The first correction is a Newton step proper (system built here: quadratic
+            # convergence); later ones reuse it (chord steps, the point has barely
+            # moved) while each divides the residual by 1 / CHORD_RATE or more.
+            if it == 0 or history[-1] > self.CHORD_RATE * history[-2]:
+                system = con._system(con._project_B(B))
+                rebuilt.append(it)
+                W_sys = W_new.copy()
+            eta = max(con._cg_tol(W_new.dtype), min(1e-2, rel))
+            S, info = system.solve(R, eta, con.max_cg)
+            cg_iters.append(info["cg_iter"])
+            W_new -= system.normal(S)
+            con._P(W_new, out=W_new)
+        self.W = W_new.copy()
+        self.A = con._project_B(B)
+        self.system = system  # of the last Newton iterate, or None: rebuilt from A
+        # relative distance between W and the point of the kept system: the tangent
+        # projections made with it are exact up to a relative error of this order
+        self.system_offset = (0.0 if system is None else
+                              float(np.linalg.norm(W_new - W_sys) / np.linalg.norm(W_new)))
+        converged = bool(history[-1] <= target)
+        self.last_info_ = {"method": "step", "n_iter": len(history) - 1,
+                           "residuals": history, "cg_iters": cg_iters,
+                           "systems_built_at": rebuilt, "converged": converged,
+                           "target": target}
+        return rel
 
 
 def _orthonormalize(W):

@@ -8,6 +8,7 @@ import scipy.sparse
 
 from skrbm._constraints import (
     DataQMatmul,
+    ExactSecondOrderStepper,
     ExplicitQMatmul,
     FirstOrderProjector,
     SecondOrderConstraint,
@@ -331,6 +332,81 @@ def test_step_keeps_both_constraints(T):
     W_step = W + 1e-3 * con.tangent_project(W, rng.standard_normal((N, m)))
     out, _ = con.retract(W_step, out=W_step)
     assert out is W_step and con.residual(W_step)[1] <= 1e-10
+
+
+def _dense_rel_residual(Q, W):
+    """``max_t max |W^T Q^t W| / (||W||_2^2 max_t ||Q^t||_2)`` from the dense matrices."""
+    R = np.abs(np.matmul(np.matmul(W.T[None], Q), W)).max()
+    return R / (np.linalg.norm(W, 2) ** 2 * max(np.linalg.norm(q, 2) for q in Q))
+
+
+@pytest.mark.parametrize("kind", ["explicit", "data"])
+@pytest.mark.parametrize("T", [1, 3])
+def test_stepper_moves_stay_on_the_set(kind, T):
+    """The training-loop stepper: every move, large or small, ends on the set (checked with
+    the dense Q), inside null(q^T), and its tangent projection is the reference one."""
+    rng = np.random.default_rng(80 + T)
+    N, m = 40, 6
+    con, fo, Q = make_problem(kind, T, rng, N=N)
+    W = feasible_W(con, rng, N, m)
+    st = ExactSecondOrderStepper(con)
+    for k, size in enumerate([1e-3, 3e-2, 1e-1, 1e-4, 5e-2]):
+        G = fo.project(rng.standard_normal((N, m)))
+        offset = st.system_offset
+        Xs = st.tangent(W, G)
+        Xr = con.tangent_project(W, G)
+        # exact for the first move (system built at W); afterwards the kept system is
+        # that of the last Newton iterate, at relative distance ``offset`` from W
+        assert np.linalg.norm(Xs - Xr) <= (1e-10 + 10 * offset) * np.linalg.norm(G)
+        assert offset < 1e-1
+        # an optimizer-like move: not tangent (elementwise rescaled), first-order projected
+        move = fo.project(size * np.linalg.norm(W) / np.linalg.norm(Xs) * Xs
+                          * rng.uniform(0.5, 1.5, size=(N, m)))
+        W_new = W + move
+        rel = st.step(W_new)
+        assert st.last_info_["converged"], st.last_info_
+        assert rel <= 1e-10
+        assert _dense_rel_residual(Q, W_new) <= 1e-10
+        assert fo.residual(W_new)[1] < 1e-12
+        # the result is a small correction of the move, not a jump elsewhere
+        assert np.linalg.norm(W_new - W - move) <= 0.5 * np.linalg.norm(move)
+        W = W_new
+
+
+def test_stepper_rebuilds_its_cache_when_weights_change_outside():
+    rng = np.random.default_rng(90)
+    N, m, T = 40, 6, 2
+    con, fo, Q = make_problem("explicit", T, rng, N=N)
+    W = feasible_W(con, rng, N, m)
+    st = ExactSecondOrderStepper(con)
+    G = fo.project(rng.standard_normal((N, m)))
+    st.tangent(W, G)
+    # another feasible point (e.g. a restored backup): the cache must not describe the old W
+    W2 = feasible_W(con, np.random.default_rng(91), N, m)
+    np.testing.assert_allclose(st.tangent(W2, G), con.tangent_project(W2, G),
+                               rtol=1e-10, atol=1e-12)
+    assert np.array_equal(st.W, W2)
+    # a step from the new point lands on the set
+    W3 = W2 + 1e-2 * fo.project(rng.standard_normal((N, m)))
+    st.step(W3)
+    assert _dense_rel_residual(Q, W3) <= 1e-10
+
+
+def test_stepper_cache_is_not_pickled():
+    import pickle
+
+    rng = np.random.default_rng(92)
+    con, fo, Q = make_problem("explicit", 1, rng, N=30)
+    W = feasible_W(con, rng, 30, 4)
+    st = ExactSecondOrderStepper(con)
+    st.tangent(W, fo.project(rng.standard_normal((30, 4))))
+    assert st.A is not None
+    st2 = pickle.loads(pickle.dumps(st))
+    assert st2.W is None and st2.A is None and st2.system is None
+    assert st.A is not None  # the original keeps its cache
+    W1 = W + 1e-2 * fo.project(rng.standard_normal((30, 4)))
+    st2.step(W1)
+    assert _dense_rel_residual(Q, W1) <= 1e-10
 
 
 def test_residual_definition():
