@@ -939,11 +939,12 @@ class SecondOrderConstraint:
             W = out
         return W, rel
 
-    def _tangent_with(self, system, X):
+    def _tangent_with(self, system, X, rtol=None):
         """Remove from ``X`` (first-order projected, overwritten) its normal component for
-        the prebuilt ``system``; returns ``(X, info)``."""
+        the prebuilt ``system`` (coupled solve to ``rtol``); returns ``(X, info)``."""
         b = system.rhs(X)
-        S, info = system.solve(b, self._cg_tol(X.dtype), self.max_cg)
+        rtol = self._cg_tol(X.dtype) if rtol is None else max(rtol, self._cg_tol(X.dtype))
+        S, info = system.solve(b, rtol, self.max_cg)
         X -= system.normal(S)
         return X, info
 
@@ -1165,6 +1166,13 @@ class ExactSecondOrderStepper:
     #: a kept normal system is reused by Newton (chord) steps while each one divides the
     #: residual by at least 1 / CHORD_RATE
     CHORD_RATE = 1e-2
+    #: relative accuracy of the coupled solves (several label directions; one direction
+    #: is solved directly): the tangent projections of the gradient and of the move
+    #: only steer the step (the retraction corrects what they leave), and each inexact
+    #: Newton step need only divide the residual by about 1 / NEWTON_RTOL, since
+    #: every iterate is verified against the target with an exact product
+    TANGENT_RTOL = 1e-6
+    NEWTON_RTOL = 1e-2
 
     def __init__(self, constraint):
         self.constraint = constraint
@@ -1232,7 +1240,7 @@ class ExactSecondOrderStepper:
             return G
         self._sync(W)
         X = np.array(G, dtype=W.dtype, copy=True)
-        X, _ = self.constraint._tangent_with(self._get_system(), X)
+        X, _ = self.constraint._tangent_with(self._get_system(), X, self.TANGENT_RTOL)
         if out is None:
             return X
         np.copyto(out, X)
@@ -1254,7 +1262,7 @@ class ExactSecondOrderStepper:
         target = con._tol(W_new.dtype, tol)
         if self.W is not None and self.W.shape == W_new.shape:
             move = W_new - self.W
-            move, _ = con._tangent_with(self._get_system(), move)
+            move, _ = con._tangent_with(self._get_system(), move, self.TANGENT_RTOL)
             np.add(self.W, move, out=W_new)
         history, cg_iters, rebuilt = [], [], []
         best, n_bad, rel = np.inf, 0, 0.0
@@ -1279,7 +1287,7 @@ class ExactSecondOrderStepper:
                 system = con._system(con._project_B(B))
                 rebuilt.append(it)
                 W_sys = W_new.copy()
-            eta = max(con._cg_tol(W_new.dtype), min(1e-2, rel))
+            eta = max(con._cg_tol(W_new.dtype), self.NEWTON_RTOL)
             S, info = system.solve(R, eta, con.max_cg)
             cg_iters.append(info["cg_iter"])
             W_new -= system.normal(S)

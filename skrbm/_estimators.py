@@ -641,8 +641,9 @@ class ConstrainedRBM(_BaseRBM):
         that P(v) is unchanged (a gauge fixing that removes the scale degeneracy).
     second_order : {"exact", "penalty"}, default="exact"
         How ``order=2`` is imposed: "exact" projects the gradient onto the tangent space
-        of ``{W : W^T Q W = 0}`` and retracts onto the set after every step, so the
-        constraint holds to ~1e-8 relative at every step; "penalty" adds the reference's
+        of ``{W : W^T Q W = 0}``, projects the optimizer's move onto it and retracts onto
+        the set after every step, so the constraint holds to 1e-10 relative (1e-5 in
+        float32), verified at every step; "penalty" adds the reference's
         soft penalty ``penalty/2 sum_t ||W^T Q^t W||_F^2`` (residual reported by
         ``constraint_residual_``).
     penalty : float, default=1.0

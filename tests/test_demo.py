@@ -24,7 +24,8 @@ def test_digits_demo_shows_erasure_and_transfer(tmp_path, capsys):
 
 def test_ising_demo_runs_and_order1_loses_the_magnetisation(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    rows = demo.run_ising(str(tmp_path), L=4, temperatures=(1.8,), n_train=500, epochs=10)
+    rows = demo.run_ising(str(tmp_path), L=4, temperatures=(1.8,), n_train=1000,
+                          schedule=[(3e-4, 4), (1e-4, 2)])
     assert "exact" in capsys.readouterr().out
     (row,) = rows
     assert row["data"]["abs_m"] > 0.9
