@@ -356,8 +356,10 @@ def test_stepper_moves_stay_on_the_set(kind, T):
         Xs = st.tangent(W, G)
         Xr = con.tangent_project(W, G)
         # exact for the first move (system built at W); afterwards the kept system is
-        # that of the last Newton iterate, at relative distance ``offset`` from W
-        assert np.linalg.norm(Xs - Xr) <= (1e-10 + 10 * offset) * np.linalg.norm(G)
+        # that of the last Newton iterate, at relative distance ``offset`` from W; with
+        # several directions the coupled solve stops at relative residual TANGENT_RTOL
+        solve = 10 * st.TANGENT_RTOL if T > 1 else 0.0
+        assert np.linalg.norm(Xs - Xr) <= (1e-10 + solve + 10 * offset) * np.linalg.norm(G)
         assert offset < 1e-1
         # an optimizer-like move: not tangent (elementwise rescaled), first-order projected
         move = fo.project(size * np.linalg.norm(W) / np.linalg.norm(Xs) * Xs
@@ -379,6 +381,7 @@ def test_stepper_rebuilds_its_cache_when_weights_change_outside():
     con, fo, Q = make_problem("explicit", T, rng, N=N)
     W = feasible_W(con, rng, N, m)
     st = ExactSecondOrderStepper(con)
+    st.TANGENT_RTOL = 0.0  # solve to the constraint's own tolerance: exact comparison
     G = fo.project(rng.standard_normal((N, m)))
     st.tangent(W, G)
     # another feasible point (e.g. a restored backup): the cache must not describe the old W
