@@ -933,7 +933,7 @@ class SecondOrderConstraint:
         W = self._P(W.copy())
         max_newton = self.max_newton if max_newton is None else max_newton
         W, rel = self._newton(W, max_newton, self._tol(W.dtype, tol), orthonormalize=False,
-                              patience=3)
+                              patience=3)[:2]
         if out is not None:
             np.copyto(out, W)
             W = out
@@ -948,20 +948,29 @@ class SecondOrderConstraint:
         X -= system.normal(S)
         return X, info
 
-    def _newton(self, W, max_iter, target, *, orthonormalize, patience):
+    def _newton(self, W, max_iter, target, *, orthonormalize, patience, chord_rate=None,
+                forcing=None, relative=None):
         """Gauss-Newton loop on ``R(W) = 0`` inside ``null(q^T)`` (``W`` is overwritten).
 
         With ``orthonormalize=True`` the columns are orthonormalised (polar factor) before
         every step: the constraint only depends on the column span, and this prevents the
         rank collapse that plain Gauss-Newton suffers far from the set (Newton on the
-        Grassmannian).
+        Grassmannian).  The normal system is rebuilt at every iterate unless
+        ``chord_rate`` is given: it is then built at the first iterate only and reused
+        (chord steps) while each step divides the residual by ``1 / chord_rate`` or more.
+        ``forcing`` fixes the relative accuracy of the linear solves (default
+        ``min(1e-2, residual)``); ``relative(R, W)`` replaces :meth:`_relative`.
+
+        Returns ``(W, rel, B, system, W_sys)``: the final weights and relative residual,
+        ``Q W`` of the final weights, the last system built (None if none) and the point
+        it was built at.
         """
         dtype = W.dtype
-        history = []
-        cg_iters = []
+        history, cg_iters, built_at = [], [], []
         best = np.inf
         n_bad = 0
         rel = 0.0
+        B = system = W_sys = None
         for it in range(max_iter + 1):
             if W.shape[1] == 0:
                 history.append(0.0)
@@ -970,7 +979,8 @@ class SecondOrderConstraint:
                 W = _orthonormalize(W)
             B = self._qmul(W)
             R = self._R_from_B(W, B)
-            rel = self._relative(_max_abs(R), W)
+            rel = (self._relative(_max_abs(R), W) if relative is None
+                   else relative(R, W))
             history.append(rel)
             if rel <= target or it == max_iter or not np.isfinite(rel):
                 break
@@ -981,9 +991,11 @@ class SecondOrderConstraint:
                 n_bad += 1
                 if n_bad >= patience:  # stagnation (noise floor or infeasible)
                     break
-            A = self._project_B(B)
-            system = self._system(A)
-            eta = max(self._cg_tol(dtype), min(1e-2, rel))
+            if chord_rate is None or it == 0 or history[-1] > chord_rate * history[-2]:
+                system = self._system(self._project_B(B))  # B is recomputed next
+                built_at.append(it)
+                W_sys = W.copy()
+            eta = max(self._cg_tol(dtype), min(1e-2, rel) if forcing is None else forcing)
             S, info = system.solve(R, eta, self.max_cg)
             cg_iters.append(info["cg_iter"])
             W -= system.normal(S)
@@ -994,10 +1006,11 @@ class SecondOrderConstraint:
             "n_iter": len(history) - 1,
             "residuals": history,
             "cg_iters": cg_iters,
+            "systems_built_at": built_at,
             "converged": converged,
             "target": target,
         }
-        return W, rel
+        return W, rel, B, system, W_sys
 
     def penalty_value(self, W):
         """Soft penalty ``penalty/2 * sum_t ||W^T Q^t W||_F^2``.
@@ -1072,7 +1085,7 @@ class SecondOrderConstraint:
         norms = np.linalg.norm(W, axis=0)
         rank_in = _numerical_rank(W)
         Wr, rel = self._newton(W.copy(), max_newton, self._tol(W.dtype), orthonormalize=True,
-                               patience=10)
+                               patience=10)[:2]
         info = self.last_info_
         rank_out = _numerical_rank(Wr)
         if not info["converged"] or rank_out < rank_in:
@@ -1264,34 +1277,9 @@ class ExactSecondOrderStepper:
             move = W_new - self.W
             move, _ = con._tangent_with(self._get_system(), move, self.TANGENT_RTOL)
             np.add(self.W, move, out=W_new)
-        history, cg_iters, rebuilt = [], [], []
-        best, n_bad, rel = np.inf, 0, 0.0
-        system = None
-        for it in range(max_newton + 1):
-            B = con._qmul(W_new)
-            R = con._R_from_B(W_new, B)
-            rel = self._relative(R, W_new)
-            history.append(rel)
-            if rel <= target or it == max_newton or not np.isfinite(rel):
-                break
-            if rel < 0.9 * best:
-                best, n_bad = rel, 0
-            else:
-                n_bad += 1
-                if n_bad >= 3:  # stagnation (noise floor)
-                    break
-            # The first correction is a Newton step proper (system built here: quadratic
-            # convergence); later ones reuse it (chord steps, the point has barely
-            # moved) while each divides the residual by 1 / CHORD_RATE or more.
-            if it == 0 or history[-1] > self.CHORD_RATE * history[-2]:
-                system = con._system(con._project_B(B))
-                rebuilt.append(it)
-                W_sys = W_new.copy()
-            eta = max(con._cg_tol(W_new.dtype), self.NEWTON_RTOL)
-            S, info = system.solve(R, eta, con.max_cg)
-            cg_iters.append(info["cg_iter"])
-            W_new -= system.normal(S)
-            con._P(W_new, out=W_new)
+        W_new, rel, B, system, W_sys = con._newton(
+            W_new, max_newton, target, orthonormalize=False, patience=3,
+            chord_rate=self.CHORD_RATE, forcing=self.NEWTON_RTOL, relative=self._relative)
         self.W = W_new.copy()
         self.A = con._project_B(B)
         self.system = system  # of the last Newton iterate, or None: rebuilt from A
@@ -1299,11 +1287,7 @@ class ExactSecondOrderStepper:
         # projections made with it are exact up to a relative error of this order
         self.system_offset = (0.0 if system is None else
                               float(np.linalg.norm(W_new - W_sys) / np.linalg.norm(W_new)))
-        converged = bool(history[-1] <= target)
-        self.last_info_ = {"method": "step", "n_iter": len(history) - 1,
-                           "residuals": history, "cg_iters": cg_iters,
-                           "systems_built_at": rebuilt, "converged": converged,
-                           "target": target}
+        self.last_info_ = {**con.last_info_, "method": "step"}
         return rel
 
 
