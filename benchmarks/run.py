@@ -7,9 +7,12 @@ Everything runs in ONE process on the same data (binary, pixel density ~0.13, N=
    ``sklearn.neural_network.BernoulliRBM(500, batch_size=B, n_iter=2)``; one steady-state
    epoch against the optional PyPI package ``rbms`` (PyTorch, CPU: ``pip install
    torch==2.13.0 rbms``; its own PCD update ``fit_batch_pcd``) and the *roofline*: the
-   time of the five GEMM-equivalents of a PCD-1 step alone (Gibbs sweep v->h->v of the
-   chains, hidden inputs of data and chains, one stacked (N x 2B) @ (2B x M) product for
-   <v h>_data - <v h>_model), on preallocated arrays of the same shapes and dtype.
+   time of the five GEMMs of a PCD-1 step alone (hidden state of the chains -> visible,
+   hidden inputs of the data and of the new chains, <v h>_data and <v h>_model), as skrbm
+   groups them (three calls: the two input products stacked into one (2B x N) @ (N x M),
+   the two statistics into one (N x 2B) @ (2B x M)), on preallocated arrays of the same
+   shapes and dtype.  (A step that also draws the chains' hidden state afresh from v,
+   as skrbm once did, has a sixth product.)
 2. Per-step overhead of the label constraints (order 1, order 2 exact, order 2 penalty)
    at N=784, M=256, batch 1000 and 100, T=1 and T=9 label directions (random labels), as
    a percentage of an unconstrained step.
@@ -112,28 +115,22 @@ def time_sklearn(X, B, repeats, M=500):
 
 
 def time_roofline(n, B, dtype, repeats, M=500):
-    """Seconds per epoch of the 5 GEMM-equivalents of a PCD-1 step, preallocated."""
+    """Seconds per epoch of the 5 GEMMs of a PCD-1 step alone, on preallocated arrays."""
     rng = np.random.default_rng(0)
     N = N_FEATURES
     W = (rng.standard_normal((N, M)) * 0.01).astype(dtype)
-    vd = (rng.random((B, N)) < DENSITY).astype(dtype)
-    vm = (rng.random((B, N)) < DENSITY).astype(dtype)
     h = (rng.random((B, M)) < 0.5).astype(dtype)
-    Ih = np.empty((B, M), dtype)
     Iv = np.empty((B, N), dtype)
-    Id = np.empty((B, M), dtype)
-    Im = np.empty((B, M), dtype)
-    left = np.concatenate([vd, vm]).astype(dtype)
-    right = np.concatenate([h, h]).astype(dtype)
+    V = (rng.random((2 * B, N)) < DENSITY).astype(dtype)  # data rows, then chain rows
+    I = np.empty((2 * B, M), dtype)
+    R = (rng.random((2 * B, M)) - 0.5).astype(dtype)
     gW = np.empty((N, M), dtype)
     steps = -(-n // B)
 
     def step():
-        np.matmul(vm, W, out=Ih)          # Gibbs: chains -> hidden
-        np.matmul(h, W.T, out=Iv)         # Gibbs: hidden -> visible
-        np.matmul(vd, W, out=Id)          # hidden inputs of the data
-        np.matmul(vm, W, out=Im)          # hidden inputs of the new chains
-        np.matmul(left.T, right, out=gW)  # stacked <v h>_data - <v h>_model
+        np.matmul(h, W.T, out=Iv)     # Gibbs: hidden state of the chains -> visible
+        np.matmul(V, W, out=I)        # hidden inputs of the data and of the new chains
+        np.matmul(V.T, R, out=gW)     # stacked <v h>_data - <v h>_model
 
     for _ in range(3):
         step()

@@ -552,7 +552,8 @@ def _cast_finite(A, dtype, what):
     float64 values that do not fit a float32 model.
     """
     limit = runaway_limit(dtype)
-    big = np.max(np.abs(A)) if A.size else 0.0
+    # max and -min, not max(abs(A)): no temporary of the data's size; NaN propagates
+    big = max(float(np.max(A)), -float(np.min(A))) if A.size else 0.0
     if not big <= limit:
         raise ValueError(
             f"{what} has values too large for this model's dtype {np.dtype(dtype).name} "

@@ -105,7 +105,7 @@ class RBM:
         out.update({"hidden." + k: g for k, g in self.hidden.cgf_grad(I, w).items()})
         return out
 
-    def pcd_gradient(self, vd, wd, vm, offsets=None):
+    def pcd_gradient(self, vd, wd, vm, offsets=None, model_inputs=False):
         """Log-likelihood ascent direction from a weighted data batch and model samples.
 
         The fused training path: data and chains share one GEMM for their hidden inputs
@@ -116,7 +116,8 @@ class RBM:
         gradient is then the centred one <(v-c)(h-d)>_data - <(v-c)(h-d)>_model (Melchior
         et al. 2016), folded into the same GEMM by one extra row: sum_n v_n r_n^T + c r^T
         with r_n = w_n (h_n - d) and r = -sum_n r_n (the weights sum to zero).
-        Returns (grad dict, hidden means of data, of model).
+        Returns (grad dict, hidden means of data, of model), and the model's hidden inputs
+        after them with ``model_inputs=True``.
         """
         W = self.W
         dtype = W.dtype
@@ -152,6 +153,8 @@ class RBM:
         cm = self.hidden.cgf_grad(Im, mean=hm)
         for k in cd:
             grad["hidden." + k] = cd[k] - cm[k]
+        if model_inputs:
+            return grad, hd, hm, Im
         return grad, hd, hm
 
     def stats_from_hidden(self, h, w=None):

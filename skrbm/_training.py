@@ -118,6 +118,9 @@ class PCDTrainer:
         self.constraint = constraint
         self.rescale_hidden = rescale_hidden
         self.chains = None
+        # hidden state of the chains, drawn from P(h | chains) in the last update's
+        # negative phase (None: draw it afresh)
+        self.chain_hidden = None
         self.opt_state = {}
         self.hidden_offset = None
         self.visible_offset = None
@@ -131,6 +134,8 @@ class PCDTrainer:
 
         new = copy.copy(self)
         new.chains = None if self.chains is None else self.chains.copy()
+        hid = getattr(self, "chain_hidden", None)
+        new.chain_hidden = None if hid is None else hid.copy()
         new.opt_state = _copy_state(self.opt_state)
         new.rng = copy.deepcopy(self.rng)
         return new
@@ -139,26 +144,49 @@ class PCDTrainer:
     def initialise_chains(self, rbm, rng):
         n = self.n_chains or self.batch_size
         self.chains = rbm.sample_independent_visible(n, rng)
+        self.chain_hidden = None
 
-    def set_offsets(self, rbm, X, w):
-        """Visible offset = weighted data mean; hidden offset starts at <h> on the data."""
-        wn = w / w.sum()
+    def set_offsets(self, rbm, X, w, max_rows=2048):
+        """Visible offset = weighted data mean; hidden offset starts at <h> on the data.
+
+        The hidden offset is only a starting value (a running mean of <h>_data follows
+        during training): it is computed on at most ``max_rows`` evenly spaced rows of
+        the (canonically ordered) data rather than with a product over the whole set.
+        """
+        wn = (w / w.sum()).astype(rbm.dtype)  # same precision as X: a BLAS product
         self.visible_offset = (wn @ X).astype(rbm.dtype)
-        self.hidden_offset = (wn @ rbm.hidden.mean(X @ rbm.W)).astype(rbm.dtype)
+        rows = slice(None, None, max(1, -(-X.shape[0] // max_rows)))
+        ws = wn[rows] / wn[rows].sum()
+        self.hidden_offset = (ws @ rbm.hidden.mean(X[rows] @ rbm.W)).astype(rbm.dtype)
 
     # ------------------------------------------------------------------------------
     def gradient(self, rbm, vd, wd):
         """Log-likelihood ascent direction (dict) from a weighted data batch (wd sums to 1).
 
-        Advances the persistent chains by ``n_gibbs_steps`` sweeps first.  With centering,
-        the weight gradient is the centred one <(v-c)(h-d)>_data - <(v-c)(h-d)>_model
-        (Melchior et al. 2016), computed from the same hidden means (no extra GEMM).
+        Advances the persistent chains by ``n_gibbs_steps`` sweeps first.  The chains keep
+        their hidden state between updates: the negative phase computes P(h | v) of the
+        chains anyway (for the statistics), so the hidden configuration is drawn from it
+        and the next update's first sweep starts at h -> v (the chain of Tieleman's PCD,
+        with the parameters changing between the two half-sweeps, as in scikit-learn's
+        BernoulliRBM): one matrix product and one conditional fewer per update.  With
+        centering, the weight gradient is the centred one <(v-c)(h-d)>_data -
+        <(v-c)(h-d)>_model (Melchior et al. 2016), computed from the same hidden means (no
+        extra GEMM).
         """
-        self.chains, _ = rbm.gibbs(self.chains, self.n_gibbs_steps, self._rng)
+        k = self.n_gibbs_steps
+        hid = getattr(self, "chain_hidden", None)
+        if k > 0 and hid is not None and hid.shape[0] == self.chains.shape[0]:
+            self.chains = rbm.sample_v(hid, self._rng)
+            k -= 1
+        self.chains, _ = rbm.gibbs(self.chains, k, self._rng)
         # with centering, dL/dW_centred = dL/dW - (dL/da) d^T - c (dL/db)^T, computed
         # inside the stacked GEMM of pcd_gradient (no outer products)
         offsets = self._centre_offsets if self.center else None
-        grad, hd, hm = rbm.pcd_gradient(vd, wd, self.chains, offsets)
+        grad, hd, hm, Im = rbm.pcd_gradient(vd, wd, self.chains, offsets, model_inputs=True)
+        # the hidden state for the next update (none when another sampler moves the
+        # chains, n_gibbs_steps = 0)
+        self.chain_hidden = (rbm.hidden.sample_given_mean(Im, hm, self._rng)
+                             if self.n_gibbs_steps > 0 else None)
         W = rbm.W
         if self.l2:
             grad["W"] -= self.l2 * W
@@ -211,7 +239,9 @@ class PCDTrainer:
         if rbm.visible.name == "potts":
             self._potts_gauge(rbm)
         if self.rescale_hidden:
-            rescale_hidden_columns(rbm)
+            scale = rescale_hidden_columns(rbm)
+            if self.chain_hidden is not None:  # h' = s h: the same state, new units
+                self.chain_hidden *= scale
         self.n_updates += 1
 
     @staticmethod
@@ -287,6 +317,7 @@ class PCDTrainer:
         """Restore the state saved at the start of the epoch and raise DivergenceError."""
         update = self.n_updates
         restored, self.chains, self.opt_state, self.hidden_offset, self.n_updates = backup
+        self.chain_hidden = None  # the restored chains draw a fresh hidden state
         rbm.visible, rbm.hidden, rbm.W = restored.visible, restored.hidden, restored.W
         raise DivergenceError(
             f"{name}: {what} at iteration {iteration} (update {update}); the parameters, "
@@ -403,8 +434,10 @@ def rescale_hidden_columns(rbm):
     """Rescale each weight column of continuous hidden units to unit norm.
 
     h' = s h with s = ||W_mu|| leaves P(v) unchanged when the unit's potential is rewritten
-    in h': theta -> theta / s, gamma -> gamma / s^2 (both sides for dReLU).
+    in h': theta -> theta / s, gamma -> gamma / s^2 (both sides for dReLU).  Returns the
+    per-unit factors s (1 for discrete units), which map hidden states to the new scale.
     """
+    scale = np.ones(rbm.hidden.size, dtype=rbm.dtype)
     for lay, a, b in rbm.hidden.groups:
         if not lay.continuous:
             continue
@@ -413,3 +446,5 @@ def rescale_hidden_columns(rbm):
         rbm.W[:, a:b] /= s
         for p in lay.param_names:
             lay.params[p] /= s**2 if p.startswith("gamma") else s
+        scale[a:b] = s
+    return scale

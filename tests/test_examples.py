@@ -46,7 +46,7 @@ def faces():
     pytest.importorskip("matplotlib")  # the example imports pyplot
     ns = load_functions("plot_faces.py")
     # the example's quick configuration (what the documentation build runs)
-    rbm, judges, X, A = ns["fit_faces"](1500, n_components=64, n_iter=10)
+    rbm, judges, X, A = ns["fit_faces"](1500, n_components=64, n_iter=20)
     rows, judge_acc, (X_test, A_test) = ns["transfer_scores"](rbm, judges, 400)
     scores = ns["probe_scores"](rbm, X, A, X_test, A_test)
     return rows, judge_acc, scores
