@@ -410,14 +410,18 @@ def _drelu_tails():
     return lay
 
 
+@pytest.mark.parametrize("given_mean", [False, True], ids=["sample", "sample_given_mean"])
 @pytest.mark.parametrize("name", ALL)
-def test_sample_moments(name):
+def test_sample_moments(name, given_mean):
+    """Draws have the conditional mean and variance (to 4 standard errors); the same for
+    ``sample_given_mean``, the training path that reuses an already computed mean."""
     lay = _drelu_tails() if name == "drelu" else make(name, seed=12)
     rng = np.random.default_rng(13)
     for row in _sample_inputs(name, lay):
         I = np.broadcast_to(row, (N_DRAWS, lay.size)).copy()
         with strict_numerics():
-            x = lay.sample(I, rng)
+            x = (lay.sample_given_mean(I, lay.mean(I), rng) if given_mean
+                 else lay.sample(I, rng))
         assert x.shape == I.shape and x.dtype == np.float64
         mean, var = lay.mean(row[None])[0], lay.var(row[None])[0]
         xm = x.mean(axis=0)
@@ -486,6 +490,23 @@ def test_discrete_samples_in_domain(name):
         assert set(np.unique(x)) <= {-1.0, 1.0}
     else:
         assert_one_hot(x, lay.n_units, lay.q)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ["bernoulli", "spin"])
+def test_binary_draws_beyond_float32_range(name, dtype):
+    """float64 probabilities are evaluated in float32 for speed: inputs beyond float32's
+    range still give the exact limits, without overflow warnings, in the input's dtype."""
+    lay = make(name)
+    lay.params["theta"][:] = 0.0
+    lay = lay.astype(dtype) if hasattr(lay, "astype") else lay
+    big = 1e300 if dtype == np.float64 else 1e30
+    I = np.tile(np.array([[-big], [big], [-100.0], [100.0]], dtype=dtype), (1, lay.size))
+    with strict_numerics():
+        x = lay.sample(I, np.random.default_rng(0))
+    low = 0.0 if name == "bernoulli" else -1.0
+    assert x.dtype == dtype
+    assert_array_equal(x, np.array([[low], [1.0], [low], [1.0]]) * np.ones(lay.size))
 
 
 def test_sampling_is_reproducible():
