@@ -75,6 +75,7 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+from joblib import Parallel, delayed
 
 from skrbm.datasets import ising_exact, ising_observables, make_ising
 from skrbm.demo import fit_ising_model, ising_model_observables
@@ -94,30 +95,42 @@ N_TRAIN = 10000
 N_COMPONENTS = L * L
 N_MODEL_SAMPLES, EVAL_SWEEPS = 500, 1000
 MODELS = ("unconstrained", "order 1", "order 2", "released")
+N_JOBS = 2  # temperatures trained in parallel
+
+
+def one_temperature(k, T, L, n_train, schedule, n_model_samples, n_sweeps, models,
+                    random_state):
+    """Train every model at temperature ``T``; observables of data, models and exact."""
+    X, y = make_ising(L, T, n_train, random_state=random_state + k)
+    data = ising_observables(X, T)
+    data["m"] = X.mean(axis=1)
+    exact = ising_exact(L, T)
+    row = {"T": T, "data": data, "exact": {"u": exact.u, "c": exact.c}}
+    for kind in models:
+        t0 = time.perf_counter()
+        est = fit_ising_model(kind, X, y, schedule=schedule, random_state=random_state)
+        t1 = time.perf_counter()
+        row[kind] = ising_model_observables(est, X, T, n_samples=n_model_samples,
+                                            n_sweeps=n_sweeps, random_state=random_state)
+        row[kind]["seconds"] = time.perf_counter() - t0
+        row[kind]["train_seconds"] = t1 - t0
+        if hasattr(est, "constraint_residual_"):
+            row[kind]["residual"] = est.constraint_residual_["first_order"]
+    return row
 
 
 def ising_study(L, temperatures, n_train, schedule, n_model_samples, n_sweeps,
-                models=MODELS, random_state=0):
-    """Train every model at every temperature; observables of data, models and exact."""
-    results = []
-    for k, T in enumerate(temperatures):
-        X, y = make_ising(L, T, n_train, random_state=random_state + k)
-        data = ising_observables(X, T)
-        data["m"] = X.mean(axis=1)
-        exact = ising_exact(L, T)
-        row = {"T": T, "data": data, "exact": {"u": exact.u, "c": exact.c}}
-        for kind in models:
-            t0 = time.perf_counter()
-            est = fit_ising_model(kind, X, y, schedule=schedule, random_state=random_state)
-            t1 = time.perf_counter()
-            row[kind] = ising_model_observables(est, X, T, n_samples=n_model_samples,
-                                                n_sweeps=n_sweeps, random_state=random_state)
-            row[kind]["seconds"] = time.perf_counter() - t0
-            row[kind]["train_seconds"] = t1 - t0
-            if hasattr(est, "constraint_residual_"):
-                row[kind]["residual"] = est.constraint_residual_["first_order"]
-        results.append(row)
-    return results
+                models=MODELS, random_state=0, n_jobs=N_JOBS):
+    """:func:`one_temperature` at every temperature, ``n_jobs`` temperatures at a time.
+
+    Each temperature has its own seeds, so the results do not depend on ``n_jobs``.  The
+    products are small (N = M = L^2): one process per core (joblib limits each worker's
+    BLAS to one thread) beats one process with two BLAS threads.
+    """
+    return Parallel(n_jobs=n_jobs)(
+        delayed(one_temperature)(k, T, L, n_train, schedule, n_model_samples, n_sweeps,
+                                 models, random_state)
+        for k, T in enumerate(temperatures))
 
 
 def print_table(results, models=MODELS):
