@@ -105,7 +105,7 @@ class RBM:
         out.update({"hidden." + k: g for k, g in self.hidden.cgf_grad(I, w).items()})
         return out
 
-    def pcd_gradient(self, vd, wd, vm, offsets=None, model_inputs=False):
+    def pcd_gradient(self, vd, wd, vm, offsets=None, model_inputs=False, work=None):
         """Log-likelihood ascent direction from a weighted data batch and model samples.
 
         The fused training path: data and chains share one GEMM for their hidden inputs
@@ -117,22 +117,25 @@ class RBM:
         et al. 2016), folded into the same GEMM by one extra row: sum_n v_n r_n^T + c r^T
         with r_n = w_n (h_n - d) and r = -sum_n r_n (the weights sum to zero).
         Returns (grad dict, hidden means of data, of model), and the model's hidden inputs
-        after them with ``model_inputs=True``.
+        after them with ``model_inputs=True``.  ``work``, a dict owned by the caller, keeps
+        the stacked rows, the hidden inputs and the weighted means between calls (the
+        returned hidden inputs are then a view of that scratch space, valid until the
+        next call): at batch 1000 fresh arrays cost ~5000 page faults (20 MB) per update.
         """
         W = self.W
         dtype = W.dtype
         nd, nm = vd.shape[0], vm.shape[0]
         n = nd + nm
-        V = np.empty((n + 1, W.shape[0]), dtype=dtype)
+        V = _scratch(work, "V", (n + 1, W.shape[0]), dtype)
         V[:nd] = vd
         V[nd:n] = vm
-        I = V[:n] @ W
+        I = np.matmul(V[:n], W, out=_scratch(work, "I", (n, W.shape[1]), dtype))
         H = self.hidden.mean(I)
         Id, Im, hd, hm = I[:nd], I[nd:], H[:nd], H[nd:]
         w = np.empty((n, 1), dtype=dtype)
         w[:nd, 0] = wd
         w[nd:] = -1.0 / nm
-        R = np.empty((n + 1, H.shape[1]), dtype=dtype)
+        R = _scratch(work, "R", (n + 1, H.shape[1]), dtype)
         if offsets is None:
             np.multiply(H, w, out=R[:n])
             gW = V[:n].T @ R[:n]
@@ -357,6 +360,17 @@ class RBM:
                 logint = np.logaddexp(logint, part)
             total += negF0 - logint
         return total
+
+
+def _scratch(work, name, shape, dtype):
+    """Uninitialised array ``work[name]`` of this shape and dtype (kept in ``work`` for the
+    next call; a fresh array when ``work`` is None)."""
+    if work is None:
+        return np.empty(shape, dtype=dtype)
+    a = work.get(name)
+    if a is None or a.shape != shape or a.dtype != dtype:
+        a = work[name] = np.empty(shape, dtype=dtype)
+    return a
 
 
 def adam_update(param, grad, state, key, lr, beta1=0.9, beta2=0.999, eps=1e-8):

@@ -127,12 +127,23 @@ class PCDTrainer:
         self.n_updates = 0
         self.rng = None
         self.timers = None
+        self._work = {}  # scratch arrays of the update (rebuilt, never pickled or shared)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_work"] = {}
+        return state
+
+    def __setstate__(self, state):
+        state.setdefault("_work", {})
+        self.__dict__.update(state)
 
     def copy(self):
         """Copy of the mutable training state (the constraint, immutable, is shared)."""
         import copy
 
         new = copy.copy(self)
+        new._work = {}
         new.chains = None if self.chains is None else self.chains.copy()
         hid = getattr(self, "chain_hidden", None)
         new.chain_hidden = None if hid is None else hid.copy()
@@ -182,7 +193,9 @@ class PCDTrainer:
         # with centering, dL/dW_centred = dL/dW - (dL/da) d^T - c (dL/db)^T, computed
         # inside the stacked GEMM of pcd_gradient (no outer products)
         offsets = self._centre_offsets if self.center else None
-        grad, hd, hm, Im = rbm.pcd_gradient(vd, wd, self.chains, offsets, model_inputs=True)
+        work = self.__dict__.setdefault("_work", {})
+        grad, hd, hm, Im = rbm.pcd_gradient(vd, wd, self.chains, offsets, model_inputs=True,
+                                            work=work)
         # the hidden state for the next update (none when another sampler moves the
         # chains, n_gibbs_steps = 0)
         self.chain_hidden = (rbm.hidden.sample_given_mean(Im, hm, self._rng)
