@@ -64,8 +64,9 @@ The protocol is :func:`skrbm.demo.fit_ising_model` (it builds on private parts o
 skrbm: a trainer whose persistent chains are tempered ladders, and a data-dependent
 initialisation; neither is an estimator option yet).
 
-The defaults (``L = 16``, four temperatures, four models) take about 12 minutes on two
-cores. Set ``SKRBM_DOC_QUICK=1`` for ``L = 8`` and two temperatures (about 1.5 minutes);
+The defaults (``L = 16``, four temperatures, four models) take about 9 minutes on two
+cores (two temperatures at a time, one process each; 14 minutes one after the other).
+Set ``SKRBM_DOC_QUICK=1`` for ``L = 8`` and two temperatures (about 1.5 minutes);
 ``--full`` for ``L = 32`` (much longer).
 """
 

@@ -102,6 +102,35 @@ def test_first_order_project_residual_idempotent_orthogonal():
     np.testing.assert_allclose(fo.pinv_, np.linalg.pinv(q), atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_first_order_project_layouts_and_outputs(dtype):
+    """In place, into another array, from Fortran-ordered or strided input, with no
+    columns: always the textbook ``W - q (q^+ W)`` in W's dtype, input untouched unless
+    it is the output."""
+    rng = np.random.default_rng(3)
+    N, m = 40, 6
+    q = rng.standard_normal((N, 2))
+    fo = FirstOrderProjector(q)
+    W = rng.standard_normal((N, 2 * m)).astype(dtype)
+    ref = W.astype(np.float64) - q @ (np.linalg.pinv(q) @ W.astype(np.float64))
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for src in (W, np.asfortranarray(W)):
+        keep = src.copy()
+        got = fo.project(src)
+        assert got.dtype == dtype and not np.shares_memory(got, src)
+        np.testing.assert_allclose(got, ref, atol=tol * np.abs(W).max())
+        np.testing.assert_array_equal(src, keep)
+    strided = W[:, ::2]
+    np.testing.assert_allclose(fo.project(strided), ref[:, ::2], atol=tol * np.abs(W).max())
+    out = np.empty_like(W)
+    assert fo.project(W, out=out) is out
+    np.testing.assert_allclose(out, ref, atol=tol * np.abs(W).max())
+    for inplace in (W.copy(), np.asfortranarray(W)):
+        assert fo.project(inplace, out=inplace) is inplace
+        np.testing.assert_allclose(inplace, ref, atol=tol * np.abs(W).max())
+    assert fo.project(np.zeros((N, 0), dtype=dtype)).shape == (N, 0)
+
+
 def test_first_order_rank_deficient_and_zero_directions():
     rng = np.random.default_rng(1)
     N, m = 30, 4
