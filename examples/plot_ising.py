@@ -65,8 +65,9 @@ skrbm: a trainer whose persistent chains are tempered ladders, and a data-depend
 initialisation; neither is an estimator option yet).
 
 The defaults (``L = 16``, four temperatures, four models) take about 9 minutes on two
-cores (two temperatures at a time, one process each; 14 minutes one after the other).
-Set ``SKRBM_DOC_QUICK=1`` for ``L = 8`` and two temperatures (about 1.5 minutes);
+cores (529 s measured: two temperatures at a time, one process each; one after the
+other they took 824 s in an earlier measurement).  Set ``SKRBM_DOC_QUICK=1`` for
+``L = 8`` and two temperatures (about 2 minutes);
 ``--full`` for ``L = 32`` (much longer).
 """
 
