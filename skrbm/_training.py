@@ -135,18 +135,18 @@ class PCDTrainer:
         return state
 
     def __setstate__(self, state):
+        # trainers pickled by older versions have neither attribute
         state.setdefault("_work", {})
+        state.setdefault("chain_hidden", None)
         self.__dict__.update(state)
 
     def copy(self):
         """Copy of the mutable training state (the constraint, immutable, is shared)."""
         import copy
 
-        new = copy.copy(self)
-        new._work = {}
+        new = copy.copy(self)  # through __getstate__: a scratch space of its own
         new.chains = None if self.chains is None else self.chains.copy()
-        hid = getattr(self, "chain_hidden", None)
-        new.chain_hidden = None if hid is None else hid.copy()
+        new.chain_hidden = None if self.chain_hidden is None else self.chain_hidden.copy()
         new.opt_state = _copy_state(self.opt_state)
         new.rng = copy.deepcopy(self.rng)
         return new
@@ -185,7 +185,7 @@ class PCDTrainer:
         extra GEMM).
         """
         k = self.n_gibbs_steps
-        hid = getattr(self, "chain_hidden", None)
+        hid = self.chain_hidden
         if k > 0 and hid is not None and hid.shape[0] == self.chains.shape[0]:
             self.chains = rbm.sample_v(hid, self._rng)
             k -= 1
@@ -193,9 +193,8 @@ class PCDTrainer:
         # with centering, dL/dW_centred = dL/dW - (dL/da) d^T - c (dL/db)^T, computed
         # inside the stacked GEMM of pcd_gradient (no outer products)
         offsets = self._centre_offsets if self.center else None
-        work = self.__dict__.setdefault("_work", {})
         grad, hd, hm, Im = rbm.pcd_gradient(vd, wd, self.chains, offsets, model_inputs=True,
-                                            work=work)
+                                            work=self._work)
         # the hidden state for the next update (none when another sampler moves the
         # chains, n_gibbs_steps = 0)
         self.chain_hidden = (rbm.hidden.sample_given_mean(Im, hm, self._rng)
