@@ -34,7 +34,6 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
 from . import ConstrainedRBM, DisentangledRBM
-from ._sampling import _Path
 from ._training import PCDTrainer
 from .metrics import label_information
 
@@ -169,7 +168,10 @@ class _TemperedChainsTrainer(PCDTrainer):
     parallel-tempering ladders (``betas``), every replica started from training rows.
 
     Every update advances every replica by ``n_gibbs_steps`` sweeps, then proposes swaps
-    between neighbouring replicas (even pairs and odd pairs on alternate updates).
+    between neighbouring replicas (even pairs and odd pairs on alternate updates).  The
+    replica at ``beta`` samples ``p_beta(v) ~ exp(-U_v(v) + Gamma_h(beta I(v)))``: only the
+    couplings are tempered.  All replicas are stacked in one ``(K * n, N)`` array, so a
+    half-sweep of the whole ladder is one matrix product in the model's dtype.
     """
 
     betas = ISING_PT_BETAS
@@ -177,30 +179,51 @@ class _TemperedChainsTrainer(PCDTrainer):
 
     def copy(self):
         new = super().copy()
-        new.ladder = [v.copy() for v in self.ladder]
+        new.ladder = self.ladder.copy()
         return new
 
     def initialise_chains(self, rbm, rng):
         n = self.n_chains or self.batch_size
         idx = rng.choice(len(self.init_data), n, replace=n > len(self.init_data))
         self.chains = np.ascontiguousarray(self.init_data[idx], dtype=rbm.dtype)
-        self.ladder = [self.chains.copy() for _ in self.betas]
+        self.ladder = np.repeat(self.chains[None], len(self.betas), axis=0)
+        self.chain_hidden = None
+
+    def _swap(self, rbm, I, rng):
+        """Propose swaps between the replicas of every other pair of neighbours."""
+        K, n = self.ladder.shape[:2]
+        ks = np.arange(self.n_updates % 2, K - 1, 2)
+        if ks.size == 0:
+            return
+        I = I.reshape(K, n, -1).astype(np.float64)
+        b = np.asarray(self.betas, dtype=np.float64)
+        lo, hi = I[ks], I[ks + 1]  # (pairs, n, M)
+        blo, bhi = b[ks][:, None, None], b[ks + 1][:, None, None]
+        M = I.shape[2]
+        G = rbm.hidden.cgf(np.concatenate([blo * lo, bhi * hi, blo * hi, bhi * lo])
+                           .reshape(-1, M)).reshape(4, ks.size, n)
+        # log p_b0(v_hi) p_b1(v_lo) / (p_b0(v_lo) p_b1(v_hi)); the U_v terms cancel
+        log_r = -G[0] - G[1] + G[2] + G[3]
+        acc = np.log(rng.random(log_r.shape)) < log_r
+        for j, k in enumerate(ks):
+            a = acc[j]
+            if a.any():
+                self.ladder[k][a], self.ladder[k + 1][a] = (self.ladder[k + 1][a],
+                                                            self.ladder[k][a].copy())
 
     def gradient(self, rbm, vd, wd):
-        rng, V, betas = self._rng, self.ladder, self.betas
-        path = _Path(rbm, rbm.visible.copy())
+        rng = self._rng
+        K, n, N = self.ladder.shape
+        flat = self.ladder.reshape(K * n, N)
+        beta = np.repeat(np.asarray(self.betas, dtype=rbm.dtype), n)[:, None]
+        W = rbm.W
+        I = flat @ W
         for _ in range(self.n_gibbs_steps):
-            for k, b in enumerate(betas):
-                V[k] = path.sweep(b, V[k].astype(np.float64) @ path.W64, rng)
-        terms = [path.terms(v) for v in V]
-        for k in range(self.n_updates % 2, len(betas) - 1, 2):
-            b0, b1 = betas[k], betas[k + 1]
-            log_r = (path.free_energy(b0, *terms[k]) + path.free_energy(b1, *terms[k + 1])
-                     - path.free_energy(b0, *terms[k + 1]) - path.free_energy(b1, *terms[k]))
-            acc = np.log(rng.random(len(log_r))) < log_r
-            if acc.any():
-                V[k][acc], V[k + 1][acc] = V[k + 1][acc].copy(), V[k][acc].copy()
-        self.chains = V[-1]
+            h = rbm.hidden.sample(I * beta, rng)
+            flat[...] = rbm.visible.sample((h @ W.T) * beta, rng)
+            I = flat @ W
+        self._swap(rbm, I, rng)
+        self.chains = self.ladder[-1].copy()  # beta = 1 (not a view: chains_ may keep it)
         k0, self.n_gibbs_steps = self.n_gibbs_steps, 0  # the chains are already advanced
         try:
             return super().gradient(rbm, vd, wd)
