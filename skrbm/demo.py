@@ -179,7 +179,7 @@ class _TemperedChainsTrainer(PCDTrainer):
 
     def copy(self):
         new = super().copy()
-        new.ladder = self.ladder.copy()
+        new.ladder = np.array(self.ladder)  # a copy (older versions kept a list)
         return new
 
     def initialise_chains(self, rbm, rng):
@@ -213,6 +213,8 @@ class _TemperedChainsTrainer(PCDTrainer):
 
     def gradient(self, rbm, vd, wd):
         rng = self._rng
+        if isinstance(self.ladder, list):  # a trainer pickled by an older version
+            self.ladder = np.stack(self.ladder)
         K, n, N = self.ladder.shape
         flat = self.ladder.reshape(K * n, N)
         beta = np.repeat(np.asarray(self.betas, dtype=rbm.dtype), n)[:, None]
@@ -284,8 +286,9 @@ def _ising_protocol(base):
                     p[:] = 0.0
             return rbm, Xe  # fit then puts W on the constraint set
 
+    # shown as the public estimator; pickled by reference to this module's attribute
     Model.__name__ = base.__name__
-    Model.__qualname__ = base.__name__
+    Model.__qualname__ = f"_Ising{base.__name__}"
     return Model
 
 

@@ -70,3 +70,25 @@ def test_tempered_ladder_samples_every_replica_exactly(kind):
         # 550 sweeps x 128 chains per replica: total variation within 0.02 (a ladder
         # that tempers the fields too, or swaps with the wrong sign, is off by > 0.05)
         assert 0.5 * np.abs(emp - p).sum() < 0.02, (kind, b)
+
+
+def test_ising_protocol_estimators_pickle_and_keep_training():
+    # fit_ising_model returns estimators of classes built by the protocol: they must
+    # survive pickle (joblib.dump) and continue training, like the public estimators
+    import pickle
+
+    from skrbm.datasets import make_ising
+
+    X, y = make_ising(4, 2.5, 300, random_state=0)
+    for kind in ("unconstrained", "released"):
+        est = demo.fit_ising_model(kind, X, y, schedule=[(3e-3, 1), (1e-3, 1)],
+                                   random_state=0)
+        again = pickle.loads(pickle.dumps(est))
+        assert type(again) is type(est)
+        assert repr(again).startswith(("ConstrainedRBM(", "DisentangledRBM("))
+        np.testing.assert_array_equal(again.components_, est.components_)
+        np.testing.assert_array_equal(again.trainer_.ladder, est.trainer_.ladder)
+        before = again.components_.copy()
+        again.set_params(n_iter=1).fit(X, y)
+        assert np.isfinite(again.components_).all()
+        assert not np.array_equal(again.components_, before)
