@@ -60,9 +60,9 @@ and 100 steps started from the independent-site model, is strongly biased at ``L
 applied to the *exact* Ising model written as an RBM it gives ``u = -1.45`` instead of
 ``-1.746`` at ``T = 2``.)
 
-The protocol is :func:`skrbm.demo.fit_ising_model` (it builds on private parts of
-skrbm: a trainer whose persistent chains are tempered ladders, and a data-dependent
-initialisation; neither is an estimator option yet).
+The protocol is :func:`skrbm.demo.fit_ising_model`.  The tempered ladders are the
+estimators' ``n_temperatures=8, min_beta=0.5``; starting the replicas from training rows
+and the mean-field initialisation are the protocol's own (private subclasses).
 
 The defaults (``L = 16``, four temperatures, four models) take about 6.5 minutes on two
 cores (380 s measured: two temperatures at a time, one process each; the models are

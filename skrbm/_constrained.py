@@ -247,8 +247,8 @@ class DisentangledRBM(_BaseRBM):
     released_hidden : str or None, default=None
         Unit type of the released units (None: the type of ``hidden``); the paper's Ising
         model uses ``released_hidden="spin"`` with ``hidden="gaussian"``.
-    visible, hidden, order, learning_rate, batch_size, n_iter, n_gibbs_steps, optimizer, \
-l1, l2, l1l2, center, rescale_hidden, warm_start, n_jobs, random_state, verbose, \
+    visible, hidden, order, learning_rate, batch_size, n_iter, n_gibbs_steps, \
+n_temperatures, min_beta, optimizer, l1, l2, l1l2, center, rescale_hidden, warm_start, n_jobs, random_state, verbose, \
 callback, second_order, penalty, q_form
         As in :class:`ConstrainedRBM`. ``hidden`` must be a single unit type here; the
         released units come first in the hidden layer.
@@ -290,7 +290,8 @@ callback, second_order, penalty, q_form
 
     def __init__(self, n_components=256, *, n_released=1, released_hidden=None,
                  visible="auto", hidden="bernoulli", order=2, learning_rate=1e-3,
-                 batch_size=64, n_iter=10, n_gibbs_steps=1, optimizer="adam", l1=0.0,
+                 batch_size=64, n_iter=10, n_gibbs_steps=1, n_temperatures=1, min_beta=0.5,
+                 optimizer="adam", l1=0.0,
                  l2=0.0, l1l2=0.0, center=True, rescale_hidden=False, second_order="exact",
                  penalty=1.0,
                  q_form="auto", warm_start=False, n_jobs=None, random_state=None, verbose=0,
@@ -305,6 +306,8 @@ callback, second_order, penalty, q_form
         self.batch_size = batch_size
         self.n_iter = n_iter
         self.n_gibbs_steps = n_gibbs_steps
+        self.n_temperatures = n_temperatures
+        self.min_beta = min_beta
         self.optimizer = optimizer
         self.l1 = l1
         self.l2 = l2

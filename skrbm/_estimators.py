@@ -42,6 +42,8 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_iter": [Interval(numbers.Integral, 0, None, closed="left")],
         "n_gibbs_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_temperatures": [Interval(numbers.Integral, 1, None, closed="left")],
+        "min_beta": [Interval(numbers.Real, 0, 1, closed="neither")],
         "optimizer": [StrOptions({"adam", "sgd"})],
         "l1": [Interval(numbers.Real, 0, None, closed="left")],
         "l2": [Interval(numbers.Real, 0, None, closed="left")],
@@ -171,6 +173,8 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             n_gibbs_steps=self.n_gibbs_steps, optimizer=self.optimizer, l1=self.l1,
             l2=self.l2, l1l2=self.l1l2, center=self.center,
             rescale_hidden=self.rescale_hidden,
+            betas=(None if self.n_temperatures == 1
+                   else np.linspace(self.min_beta, 1.0, self.n_temperatures)),
         )
 
     def _make_constraint(self, rbm, Xe, w, labels):
@@ -626,6 +630,19 @@ class ConstrainedRBM(_BaseRBM):
         Number of epochs (passes over the distinct training rows).
     n_gibbs_steps : int, default=1
         Gibbs sweeps of the persistent chains before each update (the k of PCD-k).
+    n_temperatures : int, default=1
+        Replicas in the parallel-tempering ladder of every persistent chain (Desjardins et
+        al. 2010); 1 is plain PCD.  With ``K >= 2`` each chain is a ladder at inverse
+        temperatures ``linspace(min_beta, 1, K)`` of the couplings: the replica at
+        ``beta`` samples ``p_beta(v) ~ exp(-U_v(v) + Gamma_h(beta v W))``.  Before each
+        update every replica makes ``n_gibbs_steps`` sweeps, then neighbouring replicas
+        propose to swap (even and odd pairs on alternate updates); the statistics come
+        from the ``beta = 1`` replicas.  It helps when the data are multimodal (ordered
+        phases, well separated classes) and plain persistent chains stay stuck in one
+        mode; the negative phase costs ``K`` times more.  Like the chains, the ladder
+        belongs to the fitted state (kept by ``warm_start`` and ``partial_fit``).
+    min_beta : float in (0, 1), default=0.5
+        Smallest inverse temperature of the ladder (``n_temperatures >= 2`` only).
     optimizer : {"adam", "sgd"}, default="adam"
         Update rule (Adam with betas (0.9, 0.999)).
     l1, l2, l1l2 : float, default=0.0
@@ -716,7 +733,7 @@ class ConstrainedRBM(_BaseRBM):
 
     def __init__(self, n_components=256, *, visible="auto", hidden="bernoulli", order=0,
                  learning_rate=1e-3, batch_size=64, n_iter=10, n_gibbs_steps=1,
-                 optimizer="adam", l1=0.0, l2=0.0, l1l2=0.0, center=True,
+                 n_temperatures=1, min_beta=0.5, optimizer="adam", l1=0.0, l2=0.0, l1l2=0.0, center=True,
                  rescale_hidden=False, second_order="exact", penalty=1.0, q_form="auto", warm_start=False,
                  n_jobs=None, random_state=None, verbose=0, callback=None):
         self.n_components = n_components
@@ -727,6 +744,8 @@ class ConstrainedRBM(_BaseRBM):
         self.batch_size = batch_size
         self.n_iter = n_iter
         self.n_gibbs_steps = n_gibbs_steps
+        self.n_temperatures = n_temperatures
+        self.min_beta = min_beta
         self.optimizer = optimizer
         self.l1 = l1
         self.l2 = l2

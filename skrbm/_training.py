@@ -105,7 +105,7 @@ class PCDTrainer:
     """
 
     def __init__(self, *, learning_rate, batch_size, n_gibbs_steps, optimizer, l1, l2, l1l2,
-                 center, n_chains=None, constraint=None, rescale_hidden=False):
+                 center, n_chains=None, constraint=None, rescale_hidden=False, betas=None):
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.n_gibbs_steps = n_gibbs_steps
@@ -117,6 +117,10 @@ class PCDTrainer:
         self.n_chains = n_chains
         self.constraint = constraint
         self.rescale_hidden = rescale_hidden
+        # inverse temperatures of the parallel-tempering ladder of every persistent chain
+        # (increasing, ending at 1), or None for plain PCD
+        self.betas = None if betas is None else np.asarray(betas, dtype=np.float64)
+        self.ladder = None  # (K, n_chains, N) replicas when tempering
         self.chains = None
         # hidden state of the chains, drawn from P(h | chains) in the last update's
         # negative phase (None: draw it afresh)
@@ -138,6 +142,8 @@ class PCDTrainer:
         # trainers pickled by older versions have neither attribute
         state.setdefault("_work", {})
         state.setdefault("chain_hidden", None)
+        state.setdefault("betas", None)
+        state.setdefault("ladder", None)
         self.__dict__.update(state)
 
     def copy(self):
@@ -147,15 +153,66 @@ class PCDTrainer:
         new = copy.copy(self)  # through __getstate__: a scratch space of its own
         new.chains = None if self.chains is None else self.chains.copy()
         new.chain_hidden = None if self.chain_hidden is None else self.chain_hidden.copy()
+        new.ladder = None if self.ladder is None else np.array(self.ladder)
         new.opt_state = _copy_state(self.opt_state)
         new.rng = copy.deepcopy(self.rng)
         return new
 
     # ------------------------------------------------------------------------------
-    def initialise_chains(self, rbm, rng):
+    def initialise_chains(self, rbm, rng, start=None):
+        """New persistent chains: ``start`` (rows in the model's representation) or draws
+        of the independent-site model; every replica of a ladder starts there too."""
         n = self.n_chains or self.batch_size
-        self.chains = rbm.sample_independent_visible(n, rng)
+        if start is None:
+            self.chains = rbm.sample_independent_visible(n, rng)
+        else:
+            self.chains = np.ascontiguousarray(start[:n], dtype=rbm.dtype)
         self.chain_hidden = None
+        self.ladder = (None if self.betas is None
+                       else np.repeat(self.chains[None], len(self.betas), axis=0))
+
+    # ------------------------------------------------------------------------------
+    def _advance_ladder(self, rbm):
+        """Parallel tempering of the persistent chains (Desjardins et al. 2010).
+
+        The replica at ``beta`` samples ``p_beta(v) ~ exp(-U_v(v) + Gamma_h(beta I(v)))``:
+        only the couplings are tempered, so all replicas share the layers and the whole
+        ladder, stacked as one ``(K * n, N)`` array, takes one matrix product per
+        half-sweep.  Every replica makes ``n_gibbs_steps`` sweeps, then neighbouring
+        replicas propose to swap (even pairs and odd pairs on alternate updates) with the
+        Metropolis probability, from the hidden cgf alone (the ``U_v`` terms cancel).
+        The chains of the update are the ``beta = 1`` replicas.
+        """
+        if isinstance(self.ladder, list):  # a trainer pickled by an older version
+            self.ladder = np.stack(self.ladder)
+        rng = self._rng
+        K, n, N = self.ladder.shape
+        flat = self.ladder.reshape(K * n, N)
+        beta = np.repeat(self.betas.astype(rbm.dtype), n)[:, None]
+        W = rbm.W
+        I = flat @ W
+        for _ in range(self.n_gibbs_steps):
+            h = rbm.hidden.sample(I * beta, rng)
+            flat[...] = rbm.visible.sample((h @ W.T) * beta, rng)
+            I = flat @ W
+        ks = np.arange(self.n_updates % 2, K - 1, 2)
+        if ks.size:
+            I = I.reshape(K, n, -1).astype(np.float64)
+            M = I.shape[2]
+            lo, hi = I[ks], I[ks + 1]  # (pairs, n, M)
+            blo, bhi = self.betas[ks][:, None, None], self.betas[ks + 1][:, None, None]
+            G = rbm.hidden.cgf(np.concatenate([blo * lo, bhi * hi, blo * hi, bhi * lo])
+                               .reshape(-1, M)).reshape(4, ks.size, n)
+            # log [p_b0(v_hi) p_b1(v_lo)] / [p_b0(v_lo) p_b1(v_hi)]
+            log_r = -G[0] - G[1] + G[2] + G[3]
+            with np.errstate(divide="ignore"):
+                accept = np.log(rng.random(log_r.shape)) < log_r
+            for j, k in enumerate(ks):
+                a = accept[j]
+                if a.any():
+                    self.ladder[k][a], self.ladder[k + 1][a] = (self.ladder[k + 1][a],
+                                                                self.ladder[k][a])
+        self.chains = self.ladder[-1].copy()  # not a view: chains_ may keep it
 
     def set_offsets(self, rbm, X, w, max_rows=2048):
         """Visible offset = weighted data mean; hidden offset starts at <h> on the data.
@@ -185,6 +242,9 @@ class PCDTrainer:
         extra GEMM).
         """
         k = self.n_gibbs_steps
+        if self.betas is not None and k > 0:
+            self._advance_ladder(rbm)
+            k = 0
         hid = self.chain_hidden
         if k > 0 and hid is not None and hid.shape[0] == self.chains.shape[0]:
             self.chains = rbm.sample_v(hid, self._rng)
@@ -196,9 +256,9 @@ class PCDTrainer:
         grad, hd, hm, Im = rbm.pcd_gradient(vd, wd, self.chains, offsets, model_inputs=True,
                                             work=self._work)
         # the hidden state for the next update (none when another sampler moves the
-        # chains, n_gibbs_steps = 0)
+        # chains: n_gibbs_steps = 0, or the tempered ladders, which start from v)
         self.chain_hidden = (rbm.hidden.sample_given_mean(Im, hm, self._rng)
-                             if self.n_gibbs_steps > 0 else None)
+                             if self.n_gibbs_steps > 0 and self.betas is None else None)
         W = rbm.W
         if self.l2:
             grad["W"] -= self.l2 * W
@@ -295,7 +355,8 @@ class PCDTrainer:
                 # One backup per epoch (not per step, to keep the hot loop free of
                 # copies); a cheap scalar finiteness check runs after every update.
                 backup = (rbm.copy(), None if self.chains is None else self.chains.copy(),
-                          _copy_state(self.opt_state), self.hidden_offset, self.n_updates)
+                          _copy_state(self.opt_state), self.hidden_offset, self.n_updates,
+                          None if self.ladder is None else np.array(self.ladder))
                 order = rng.permutation(n)
                 for start in range(0, n, self.batch_size):
                     idx = order[start:start + self.batch_size]
@@ -312,7 +373,7 @@ class PCDTrainer:
                 # Once per epoch (amortised, O(parameters + chains), no GEMM): finite
                 # but runaway parameters or chains, or a model that is no longer
                 # normalisable, are a divergence too (they overflow in later arithmetic).
-                bad = _runaway(rbm, self.chains)
+                bad = _runaway(rbm, self.chains if self.ladder is None else self.ladder)
                 if bad is not None:
                     self._diverged(rbm, backup, name, bad, start_epoch + epoch + 1)
                 phases = dict(self.timers) if self.timers is not None else {}
@@ -328,7 +389,8 @@ class PCDTrainer:
     def _diverged(self, rbm, backup, name, what, iteration):
         """Restore the state saved at the start of the epoch and raise DivergenceError."""
         update = self.n_updates
-        restored, self.chains, self.opt_state, self.hidden_offset, self.n_updates = backup
+        (restored, self.chains, self.opt_state, self.hidden_offset, self.n_updates,
+         self.ladder) = backup
         self.chain_hidden = None  # the restored chains draw a fresh hidden state
         rbm.visible, rbm.hidden, rbm.W = restored.visible, restored.hidden, restored.W
         raise DivergenceError(

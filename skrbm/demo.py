@@ -164,73 +164,15 @@ ISING_PT_BETAS = np.linspace(0.5, 1.0, 8)
 
 
 class _TemperedChainsTrainer(PCDTrainer):
-    """PCD whose negative samples are the ``beta = 1`` replicas of persistent
-    parallel-tempering ladders (``betas``), every replica started from training rows.
+    """The estimators' trainer with tempered persistent chains (``n_temperatures``), whose
+    replicas all start from training rows instead of the independent-site model."""
 
-    Every update advances every replica by ``n_gibbs_steps`` sweeps, then proposes swaps
-    between neighbouring replicas (even pairs and odd pairs on alternate updates).  The
-    replica at ``beta`` samples ``p_beta(v) ~ exp(-U_v(v) + Gamma_h(beta I(v)))``: only the
-    couplings are tempered.  All replicas are stacked in one ``(K * n, N)`` array, so a
-    half-sweep of the whole ladder is one matrix product in the model's dtype.
-    """
-
-    betas = ISING_PT_BETAS
     init_data = None
 
-    def copy(self):
-        new = super().copy()
-        new.ladder = np.array(self.ladder)  # a copy (older versions kept a list)
-        return new
-
-    def initialise_chains(self, rbm, rng):
+    def initialise_chains(self, rbm, rng, start=None):
         n = self.n_chains or self.batch_size
         idx = rng.choice(len(self.init_data), n, replace=n > len(self.init_data))
-        self.chains = np.ascontiguousarray(self.init_data[idx], dtype=rbm.dtype)
-        self.ladder = np.repeat(self.chains[None], len(self.betas), axis=0)
-        self.chain_hidden = None
-
-    def _swap(self, rbm, I, rng):
-        """Propose swaps between the replicas of every other pair of neighbours."""
-        K, n = self.ladder.shape[:2]
-        ks = np.arange(self.n_updates % 2, K - 1, 2)
-        if ks.size == 0:
-            return
-        I = I.reshape(K, n, -1).astype(np.float64)
-        b = np.asarray(self.betas, dtype=np.float64)
-        lo, hi = I[ks], I[ks + 1]  # (pairs, n, M)
-        blo, bhi = b[ks][:, None, None], b[ks + 1][:, None, None]
-        M = I.shape[2]
-        G = rbm.hidden.cgf(np.concatenate([blo * lo, bhi * hi, blo * hi, bhi * lo])
-                           .reshape(-1, M)).reshape(4, ks.size, n)
-        # log p_b0(v_hi) p_b1(v_lo) / (p_b0(v_lo) p_b1(v_hi)); the U_v terms cancel
-        log_r = -G[0] - G[1] + G[2] + G[3]
-        acc = np.log(rng.random(log_r.shape)) < log_r
-        for j, k in enumerate(ks):
-            a = acc[j]
-            if a.any():
-                self.ladder[k][a], self.ladder[k + 1][a] = (self.ladder[k + 1][a],
-                                                            self.ladder[k][a].copy())
-
-    def gradient(self, rbm, vd, wd):
-        rng = self._rng
-        if isinstance(self.ladder, list):  # a trainer pickled by an older version
-            self.ladder = np.stack(self.ladder)
-        K, n, N = self.ladder.shape
-        flat = self.ladder.reshape(K * n, N)
-        beta = np.repeat(np.asarray(self.betas, dtype=rbm.dtype), n)[:, None]
-        W = rbm.W
-        I = flat @ W
-        for _ in range(self.n_gibbs_steps):
-            h = rbm.hidden.sample(I * beta, rng)
-            flat[...] = rbm.visible.sample((h @ W.T) * beta, rng)
-            I = flat @ W
-        self._swap(rbm, I, rng)
-        self.chains = self.ladder[-1].copy()  # beta = 1 (not a view: chains_ may keep it)
-        k0, self.n_gibbs_steps = self.n_gibbs_steps, 0  # the chains are already advanced
-        try:
-            return super().gradient(rbm, vd, wd)
-        finally:
-            self.n_gibbs_steps = k0
+        super().initialise_chains(rbm, rng, start=self.init_data[idx])
 
 
 def _mean_field_weights(X, n_units):
@@ -308,8 +250,9 @@ def fit_ising_model(kind, X, y, *, schedule=None, n_components=None, random_stat
     1. initialisation from the naive mean-field inverse Ising couplings ``-C^-1``
        (shifted to be PSD, factorised into Gaussian-unit weights, overall scale fitted by
        pseudo-likelihood);
-    2. persistent chains that are parallel-tempering ladders (8 replicas, ``beta`` from
-       0.5 to 1, 2 sweeps per replica per update, started from training rows);
+    2. persistent chains that are parallel-tempering ladders (the estimators'
+       ``n_temperatures=8, min_beta=0.5``, 2 sweeps per replica per update), every
+       replica started from training rows;
     3. Adam with small steps (``schedule``) and the parameters averaged over the epochs
        of the last phase (near ``Tc`` the energy moves by ~0.05 per 1 % of coupling
        scale, about what Adam's noise moves it by).
@@ -337,6 +280,7 @@ def fit_ising_model(kind, X, y, *, schedule=None, n_components=None, random_stat
     if schedule is None:
         schedule = ISING_SCHEDULES["small" if N <= 64 else "large"]
     common = dict(visible="spin", optimizer="adam", batch_size=128, n_gibbs_steps=2,
+                  n_temperatures=len(ISING_PT_BETAS), min_beta=float(ISING_PT_BETAS[0]),
                   warm_start=True, random_state=random_state)
     if kind == "released":
         est = _IsingDisentangledRBM(M, hidden="gaussian", released_hidden="gaussian",

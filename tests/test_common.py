@@ -32,6 +32,8 @@ def _instances():
         DisentangledRBM(4, order=1, **fast),
         DisentangledRBM(5, order=2, released_hidden="spin", hidden="gaussian", **fast),
         ConstrainedRBM(5, center=False, n_gibbs_steps=2, optimizer="sgd", l1=1e-3, l2=1e-3, l1l2=1e-3, **fast),
+        ConstrainedRBM(4, n_temperatures=3, min_beta=0.3, **fast),
+        DisentangledRBM(4, order=1, hidden="gaussian", n_temperatures=2, **fast),
     ]
 
 
