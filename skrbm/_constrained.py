@@ -248,8 +248,8 @@ class DisentangledRBM(_BaseRBM):
         Unit type of the released units (None: the type of ``hidden``); the paper's Ising
         model uses ``released_hidden="spin"`` with ``hidden="gaussian"``.
     visible, hidden, order, learning_rate, batch_size, n_iter, n_gibbs_steps, \
-n_temperatures, min_beta, optimizer, l1, l2, l1l2, center, rescale_hidden, warm_start, n_jobs, random_state, verbose, \
-callback, second_order, penalty, q_form
+n_temperatures, min_beta, optimizer, l1, l2, l1l2, center, rescale_hidden, warm_start, \
+n_jobs, random_state, verbose, callback, second_order, penalty, q_form
         As in :class:`ConstrainedRBM`. ``hidden`` must be a single unit type here; the
         released units come first in the hidden layer.
 

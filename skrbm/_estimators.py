@@ -78,6 +78,10 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 f"fitted state differently from the installed skrbm {__version__}. Install "
                 f"skrbm=={saved} to load it, or refit the model."
             )
+        # parameters added within this release: estimators pickled before have the
+        # defaults, which reproduce their behaviour
+        state.setdefault("n_temperatures", 1)
+        state.setdefault("min_beta", 0.5)
         super().__setstate__(state)
 
     # ------------------------------------------------------------------ tags / names
@@ -173,9 +177,14 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             n_gibbs_steps=self.n_gibbs_steps, optimizer=self.optimizer, l1=self.l1,
             l2=self.l2, l1l2=self.l1l2, center=self.center,
             rescale_hidden=self.rescale_hidden,
-            betas=(None if self.n_temperatures == 1
-                   else np.linspace(self.min_beta, 1.0, self.n_temperatures)),
+            betas=self._betas(),
         )
+
+    def _betas(self):
+        """Inverse temperatures of the persistent chains' ladders (None: plain PCD)."""
+        if self.n_temperatures == 1:
+            return None
+        return np.linspace(self.min_beta, 1.0, self.n_temperatures)
 
     def _make_constraint(self, rbm, Xe, w, labels):
         """Constraint hook for the trainer (None at order 0)."""
@@ -256,6 +265,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             # the number of chains belong to the state and are kept)
             for name in ("learning_rate", "n_gibbs_steps", "optimizer", "l1", "l2", "l1l2"):
                 setattr(trainer, name, getattr(self, name))
+            trainer.set_betas(self._betas())
         n_epochs = 1 if partial else self.n_iter
         start = 0 if first else self.n_iter_
         history = [] if first else [dict(h) for h in getattr(self, "history_", [])]
@@ -270,6 +280,9 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 record["pseudo_likelihood"] = float(np.mean(rbm.log_pseudolikelihood(mon)))
             if trainer.constraint is not None:
                 record["constraint_residual"] = trainer.constraint.residual(rbm)
+            rates = trainer.take_swap_rates()
+            if rates is not None:
+                record["swap_acceptance"] = rates.tolist()
             history.append(record)
             if self.verbose:
                 msg = f"[{name}] Iteration {epoch}, pseudo-likelihood = " \
@@ -637,10 +650,14 @@ class ConstrainedRBM(_BaseRBM):
         ``beta`` samples ``p_beta(v) ~ exp(-U_v(v) + Gamma_h(beta v W))``.  Before each
         update every replica makes ``n_gibbs_steps`` sweeps, then neighbouring replicas
         propose to swap (even and odd pairs on alternate updates); the statistics come
-        from the ``beta = 1`` replicas.  It helps when the data are multimodal (ordered
-        phases, well separated classes) and plain persistent chains stay stuck in one
-        mode; the negative phase costs ``K`` times more.  Like the chains, the ladder
-        belongs to the fitted state (kept by ``warm_start`` and ``partial_fit``).
+        from the ``beta = 1`` replicas; ``history_`` records the swap acceptance rates.
+        It helps when the data are multimodal (ordered phases, well separated classes) and
+        plain persistent chains stay stuck in one mode.  An update then costs
+        ``(2 n_gibbs_steps + 1) K`` matrix products over the chains instead of about
+        ``2 n_gibbs_steps``.  Both parameters may change between warm-started calls: a
+        ladder of a new size starts with every replica at the current chains.  (Not to be
+        confused with ``sample(method="pt", n_temperatures=...)``, whose ladder runs from
+        the independent-site model at ``beta = 0`` and tempers the fields too.)
     min_beta : float in (0, 1), default=0.5
         Smallest inverse temperature of the ladder (``n_temperatures >= 2`` only).
     optimizer : {"adam", "sgd"}, default="adam"
@@ -704,7 +721,9 @@ class ConstrainedRBM(_BaseRBM):
         Number of epochs run so far.
     history_ : list of dict
         One record per epoch: ``iteration``, ``time`` (s), with constraints
-        ``constraint_residual``, and, when ``verbose > 0`` or a ``callback`` is set (it
+        ``constraint_residual``, with ``n_temperatures >= 2`` ``swap_acceptance`` (the
+        rate of accepted swaps of each neighbouring pair of replicas, from the lowest
+        ``beta`` up, over the epoch), and, when ``verbose > 0`` or a ``callback`` is set (it
         costs a pass per visible site), ``pseudo_likelihood``: the mean log
         pseudo-likelihood on up to 256 training rows, the most weighted first.
     constrained_rank_ : int
@@ -733,9 +752,10 @@ class ConstrainedRBM(_BaseRBM):
 
     def __init__(self, n_components=256, *, visible="auto", hidden="bernoulli", order=0,
                  learning_rate=1e-3, batch_size=64, n_iter=10, n_gibbs_steps=1,
-                 n_temperatures=1, min_beta=0.5, optimizer="adam", l1=0.0, l2=0.0, l1l2=0.0, center=True,
-                 rescale_hidden=False, second_order="exact", penalty=1.0, q_form="auto", warm_start=False,
-                 n_jobs=None, random_state=None, verbose=0, callback=None):
+                 n_temperatures=1, min_beta=0.5, optimizer="adam", l1=0.0, l2=0.0, l1l2=0.0,
+                 center=True, rescale_hidden=False, second_order="exact", penalty=1.0,
+                 q_form="auto", warm_start=False, n_jobs=None, random_state=None, verbose=0,
+                 callback=None):
         self.n_components = n_components
         self.visible = visible
         self.hidden = hidden

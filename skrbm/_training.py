@@ -121,6 +121,7 @@ class PCDTrainer:
         # (increasing, ending at 1), or None for plain PCD
         self.betas = None if betas is None else np.asarray(betas, dtype=np.float64)
         self.ladder = None  # (K, n_chains, N) replicas when tempering
+        self.swap_counts = None  # swaps accepted and proposed per pair of replicas
         self.chains = None
         # hidden state of the chains, drawn from P(h | chains) in the last update's
         # negative phase (None: draw it afresh)
@@ -144,6 +145,7 @@ class PCDTrainer:
         state.setdefault("chain_hidden", None)
         state.setdefault("betas", None)
         state.setdefault("ladder", None)
+        state.setdefault("swap_counts", None)
         self.__dict__.update(state)
 
     def copy(self):
@@ -153,7 +155,8 @@ class PCDTrainer:
         new = copy.copy(self)  # through __getstate__: a scratch space of its own
         new.chains = None if self.chains is None else self.chains.copy()
         new.chain_hidden = None if self.chain_hidden is None else self.chain_hidden.copy()
-        new.ladder = None if self.ladder is None else np.array(self.ladder)
+        new.ladder = None if self.ladder is None else self.ladder.copy()
+        new.swap_counts = None if self.swap_counts is None else self.swap_counts.copy()
         new.opt_state = _copy_state(self.opt_state)
         new.rng = copy.deepcopy(self.rng)
         return new
@@ -166,10 +169,40 @@ class PCDTrainer:
         if start is None:
             self.chains = rbm.sample_independent_visible(n, rng)
         else:
-            self.chains = np.ascontiguousarray(start[:n], dtype=rbm.dtype)
+            if len(start) < n:
+                raise ValueError(f"{len(start)} starting rows for {n} persistent chains.")
+            self.chains = np.array(start[:n], dtype=rbm.dtype, order="C")  # a copy
         self.chain_hidden = None
-        self.ladder = (None if self.betas is None
-                       else np.repeat(self.chains[None], len(self.betas), axis=0))
+        self.ladder = None
+        self.set_betas(self.betas)
+
+    def set_betas(self, betas):
+        """Change the tempering ladder (None: plain PCD) of an initialised trainer.
+
+        A ladder of a new size starts with every replica at the current chains; the same
+        size keeps the replicas' states under the new inverse temperatures.
+        """
+        self.betas = None if betas is None else np.asarray(betas, dtype=np.float64)
+        if self.betas is None:
+            self.ladder = self.swap_counts = None
+            return
+        K = len(self.betas)
+        if self.ladder is None or self.ladder.shape[0] != K:
+            self.ladder = np.repeat(self.chains[None], K, axis=0)
+            self.chain_hidden = None  # the chains now start every update from v
+        if self.swap_counts is None or self.swap_counts.shape != (2, K - 1):
+            self.swap_counts = np.zeros((2, K - 1))  # accepted, proposed per pair
+
+    def take_swap_rates(self):
+        """Acceptance rate of swaps of each neighbouring pair since the last call (None
+        without tempering; NaN for a pair with no proposal yet)."""
+        if self.swap_counts is None:
+            return None
+        acc, prop = self.swap_counts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rates = acc / prop
+        self.swap_counts[...] = 0.0
+        return rates
 
     # ------------------------------------------------------------------------------
     def _advance_ladder(self, rbm):
@@ -183,8 +216,6 @@ class PCDTrainer:
         Metropolis probability, from the hidden cgf alone (the ``U_v`` terms cancel).
         The chains of the update are the ``beta = 1`` replicas.
         """
-        if isinstance(self.ladder, list):  # a trainer pickled by an older version
-            self.ladder = np.stack(self.ladder)
         rng = self._rng
         K, n, N = self.ladder.shape
         flat = self.ladder.reshape(K * n, N)
@@ -195,23 +226,23 @@ class PCDTrainer:
             h = rbm.hidden.sample(I * beta, rng)
             flat[...] = rbm.visible.sample((h @ W.T) * beta, rng)
             I = flat @ W
-        ks = np.arange(self.n_updates % 2, K - 1, 2)
-        if ks.size:
-            I = I.reshape(K, n, -1).astype(np.float64)
-            M = I.shape[2]
-            lo, hi = I[ks], I[ks + 1]  # (pairs, n, M)
-            blo, bhi = self.betas[ks][:, None, None], self.betas[ks + 1][:, None, None]
-            G = rbm.hidden.cgf(np.concatenate([blo * lo, bhi * hi, blo * hi, bhi * lo])
-                               .reshape(-1, M)).reshape(4, ks.size, n)
+        I = I.reshape(K, n, -1)
+        ks = range(self.n_updates % 2, K - 1, 2)
+        u = rng.random((len(ks), n))
+        for j, k in enumerate(ks):  # pair by pair: temporaries of 4 n x M values
+            lo, hi = I[k].astype(np.float64), I[k + 1].astype(np.float64)
+            b0, b1 = self.betas[k], self.betas[k + 1]
+            G = rbm.hidden.cgf(np.concatenate([b0 * lo, b1 * hi, b0 * hi, b1 * lo]))
             # log [p_b0(v_hi) p_b1(v_lo)] / [p_b0(v_lo) p_b1(v_hi)]
-            log_r = -G[0] - G[1] + G[2] + G[3]
+            log_r = (-G[:n] - G[n:2 * n]) + (G[2 * n:3 * n] + G[3 * n:])
             with np.errstate(divide="ignore"):
-                accept = np.log(rng.random(log_r.shape)) < log_r
-            for j, k in enumerate(ks):
-                a = accept[j]
-                if a.any():
-                    self.ladder[k][a], self.ladder[k + 1][a] = (self.ladder[k + 1][a],
-                                                                self.ladder[k][a])
+                a = np.log(u[j]) < log_r
+            if a.any():
+                self.ladder[k][a], self.ladder[k + 1][a] = (self.ladder[k + 1][a],
+                                                            self.ladder[k][a])
+            if self.swap_counts is not None:
+                self.swap_counts[0, k] += a.sum()
+                self.swap_counts[1, k] += n
         self.chains = self.ladder[-1].copy()  # not a view: chains_ may keep it
 
     def set_offsets(self, rbm, X, w, max_rows=2048):

@@ -228,3 +228,37 @@ def test_tempered_training_through_the_estimator():
         name = next(iter(bad))
         with pytest.raises(InvalidParameterError, match=name):
             ConstrainedRBM(3, n_iter=1, **bad).fit(X)
+
+
+def test_tempering_changes_between_warm_started_calls_and_swap_rates():
+    """n_temperatures and min_beta may change between warm-started calls (a ladder of a
+    new size starts at the current chains); history_ records one swap acceptance rate
+    per pair of neighbouring replicas; pickles from before the parameters existed load
+    with the plain-PCD defaults."""
+    import pickle
+
+    from skrbm import ConstrainedRBM
+
+    rng = np.random.default_rng(0)
+    X = (rng.random((120, 6)) < 0.3).astype(float)
+    est = ConstrainedRBM(3, n_iter=1, batch_size=20, warm_start=True, random_state=0).fit(X)
+    assert est.trainer_.ladder is None and "swap_acceptance" not in est.history_[-1]
+    chains = est.trainer_.chains.copy()
+    est.set_params(n_temperatures=3, min_beta=0.4, n_iter=0).fit(X)
+    np.testing.assert_allclose(est.trainer_.betas, [0.4, 0.7, 1.0])
+    for k in range(3):  # every replica starts at the chains of the plain fit
+        np.testing.assert_array_equal(est.trainer_.ladder[k], chains)
+    est.set_params(min_beta=0.1, n_iter=2).fit(X)
+    np.testing.assert_allclose(est.trainer_.betas, [0.1, 0.55, 1.0])
+    rates = est.history_[-1]["swap_acceptance"]
+    assert len(rates) == 2 and all(0.0 <= r <= 1.0 for r in rates)
+    est.set_params(n_temperatures=1, n_iter=1).fit(X)
+    assert est.trainer_.ladder is None and est.trainer_.betas is None
+    assert "swap_acceptance" not in est.history_[-1]
+    # a pickle of an estimator from before n_temperatures/min_beta existed
+    state = est.__getstate__()
+    del state["n_temperatures"], state["min_beta"]
+    old = ConstrainedRBM.__new__(ConstrainedRBM)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert old.get_params()["n_temperatures"] == 1 and old.get_params()["min_beta"] == 0.5
+    old.set_params(n_iter=1).fit(X)
