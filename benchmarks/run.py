@@ -13,6 +13,9 @@ Everything runs in ONE process on the same data (binary, pixel density ~0.13, N=
    the two statistics into one (N x 2B) @ (2B x M)), on preallocated arrays of the same
    shapes and dtype.  (A step that also draws the chains' hidden state afresh from v,
    as skrbm once did, has a sixth product.)
+   A third skrbm fit uses BernoulliRBM's update rule (``optimizer="sgd",
+   center=False``): the like-for-like comparison of the two implementations, next to the
+   comparison of their defaults.
 2. Per-step overhead of the label constraints (order 1, order 2 exact, order 2 penalty)
    at N=784, M=256, batch 1000 and 100, T=1 and T=9 label directions (random labels), as
    a percentage of an unconstrained step.
@@ -303,12 +306,14 @@ def main():
     print(rb_msg)
     header = (f"{'dtype':8s} {'B':>5s} {'skrbm fit':>10s} {'sklearn':>9s} {'x sklearn':>10s} "
               f"{'skrbm ep.':>10s} {'roofline':>9s} {'%roofline':>10s} {'rbms ep.':>9s} "
-              f"{'x rbms':>7s} {'ceiling x sk':>13s}")
+              f"{'x rbms':>7s} {'ceiling x sk':>13s} {'sgd fit':>8s} {'sgd x sk':>9s}")
     print(f"\nPCD-1 training throughput (samples/s).  'fit': a whole {N_EPOCHS}-epoch fit "
           "through the public API,\nsetup included (skrbm vs sklearn BernoulliRBM); 'ep.': one "
           "steady-state epoch (skrbm's last epoch,\nrbms' training loop, the GEMMs alone); "
           "'ceiling x sk': roofline / sklearn, the largest\nspeed-up over sklearn that any "
-          "implementation of the same 5 products could reach")
+          "implementation of the same 5 products could reach; 'sgd': skrbm with\n"
+          "BernoulliRBM's update rule (optimizer='sgd', center=False) instead of its defaults "
+          "(Adam, centering)")
     print(header)
     results = {}
     for dtype in () if args.skip_throughput else (np.float64, np.float32):
@@ -316,13 +321,14 @@ def main():
         for B in (100, 1000):
             # the contenders alternate within each repeat (load on a shared machine
             # drifts), and each keeps its best time
-            t_sk = t_fit = t_ep = t_rf = np.inf
+            t_sk = t_fit = t_ep = t_rf = t_sgd = np.inf
             t_rb = None
             for r in range(repeats):
                 t, dt_sk = time_sklearn(Xd, B, 1)
                 t_sk = min(t_sk, t)
                 tf, te = time_skrbm(Xd, B, 1)
                 t_fit, t_ep = min(t_fit, tf), min(t_ep, te)
+                t_sgd = min(t_sgd, time_skrbm(Xd, B, 1, optimizer="sgd", center=False)[0])
                 t_rf = min(t_rf, time_roofline(n, B, dtype, 1))
                 if rb_run is not None:
                     try:
@@ -332,7 +338,7 @@ def main():
                         rb_run = None
             thr = {"fit": N_EPOCHS * n / t_fit, "sklearn": N_EPOCHS * n / t_sk,
                    "epoch": n / t_ep, "roofline": n / t_rf,
-                   "rbms": n / t_rb if t_rb else None}
+                   "rbms": n / t_rb if t_rb else None, "sgd fit": N_EPOCHS * n / t_sgd}
             results[(np.dtype(dtype).name, B)] = thr
             rb = (f"{thr['rbms']:9.0f} {thr['epoch'] / thr['rbms']:7.2f}" if thr["rbms"]
                   else f"{'-':>9s} {'-':>7s}")
@@ -340,7 +346,8 @@ def main():
             print(f"{np.dtype(dtype).name:8s} {B:5d} {thr['fit']:10.0f} {thr['sklearn']:9.0f} "
                   f"{thr['fit'] / thr['sklearn']:10.2f} {thr['epoch']:10.0f} "
                   f"{thr['roofline']:9.0f} {100 * thr['epoch'] / thr['roofline']:9.0f}% "
-                  f"{rb} {thr['roofline'] / thr['sklearn']:13.2f}{note}")
+                  f"{rb} {thr['roofline'] / thr['sklearn']:13.2f} {thr['sgd fit']:8.0f} "
+                  f"{thr['sgd fit'] / thr['sklearn']:9.2f}{note}")
 
     if not args.skip_constraints:
         Xc = X[:min(n, 10000)]
