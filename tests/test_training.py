@@ -132,17 +132,24 @@ def test_penalty_gradients_match_finite_differences(l1, l2, l1l2):
     np.testing.assert_allclose(diff, num, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("hname", ["bernoulli", "gaussian"])
-def test_persistent_chains_sample_the_model(hname):
-    """With the parameters held fixed (learning rate 0), the persistent chains of the PCD
-    trainer, which keep their hidden state between updates, visit the visible states
-    with the exact model probabilities (enumeration of all 2^5 states)."""
-    rng = np.random.default_rng(0)
+def _tiny_rbm(hname, seed):
+    """A random 5-site bernoulli RBM with 3 ``hname`` hidden units, its generator and the
+    2^5 visible states (for exact enumeration)."""
+    rng = np.random.default_rng(seed)
     vis = make_layer("bernoulli", 5)
     vis.params["theta"][:] = rng.normal(0, 0.5, 5)
     hid = make_layer(hname, 3)
     rbm = RBM(vis, hid, rng.normal(0, 1.5, (5, 3)))
     states = ((np.arange(32)[:, None] >> np.arange(5)) & 1).astype(float)
+    return rng, rbm, states
+
+
+@pytest.mark.parametrize("hname", ["bernoulli", "gaussian"])
+def test_persistent_chains_sample_the_model(hname):
+    """With the parameters held fixed (learning rate 0), the persistent chains of the PCD
+    trainer, which keep their hidden state between updates, visit the visible states
+    with the exact model probabilities (enumeration of all 2^5 states)."""
+    rng, rbm, states = _tiny_rbm(hname, seed=0)
     p = np.exp(-rbm.free_energy(states) - rbm.log_partition_exact())
     tr = PCDTrainer(learning_rate=0.0, batch_size=100, n_gibbs_steps=1, optimizer="sgd",
                     l1=0, l2=0, l1l2=0, center=False)
@@ -167,12 +174,7 @@ def test_tempered_ladders_sample_every_replica_exactly(hname):
     temperature beta visits the visible states with the probabilities of
     p_beta(v) ~ exp(-U_v(v) + Gamma_h(beta v W)), enumerated here over all 2^5 states
     (only the couplings are tempered), and the chains are its beta = 1 replicas."""
-    rng = np.random.default_rng(1)
-    vis = make_layer("bernoulli", 5)
-    vis.params["theta"][:] = rng.normal(0, 0.5, 5)
-    hid = make_layer(hname, 3)
-    rbm = RBM(vis, hid, rng.normal(0, 1.5, (5, 3)))
-    states = ((np.arange(32)[:, None] >> np.arange(5)) & 1).astype(float)
+    rng, rbm, states = _tiny_rbm(hname, seed=1)
     betas = np.linspace(0.2, 1.0, 4)
     tr = PCDTrainer(learning_rate=0.0, batch_size=100, n_gibbs_steps=1, optimizer="sgd",
                     l1=0, l2=0, l1l2=0, center=False, betas=betas)
