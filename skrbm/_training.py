@@ -240,9 +240,8 @@ class PCDTrainer:
             if a.any():
                 self.ladder[k][a], self.ladder[k + 1][a] = (self.ladder[k + 1][a],
                                                             self.ladder[k][a])
-            if self.swap_counts is not None:
-                self.swap_counts[0, k] += a.sum()
-                self.swap_counts[1, k] += n
+            self.swap_counts[0, k] += a.sum()
+            self.swap_counts[1, k] += n
         self.chains = self.ladder[-1].copy()  # not a view: chains_ may keep it
 
     def set_offsets(self, rbm, X, w, max_rows=2048):
@@ -387,7 +386,7 @@ class PCDTrainer:
                 # copies); a cheap scalar finiteness check runs after every update.
                 backup = (rbm.copy(), None if self.chains is None else self.chains.copy(),
                           _copy_state(self.opt_state), self.hidden_offset, self.n_updates,
-                          None if self.ladder is None else np.array(self.ladder))
+                          None if self.ladder is None else self.ladder.copy())
                 order = rng.permutation(n)
                 for start in range(0, n, self.batch_size):
                     idx = order[start:start + self.batch_size]

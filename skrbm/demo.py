@@ -160,7 +160,8 @@ _ISING_MODELS = ("unconstrained", "order 1", "released")
 #: the parameters are averaged over the epochs of the last phase
 ISING_SCHEDULES = {"small": [(3e-4, 10), (1e-4, 10), (3e-5, 10)],  # L <= 8
                    "large": [(1e-4, 5), (3e-5, 10)]}
-ISING_PT_BETAS = np.linspace(0.5, 1.0, 8)
+#: tempered persistent chains of the protocol: ladders of 8 replicas, beta from 0.5 to 1
+ISING_N_TEMPERATURES, ISING_MIN_BETA = 8, 0.5
 
 
 class _TemperedChainsTrainer(PCDTrainer):
@@ -170,9 +171,11 @@ class _TemperedChainsTrainer(PCDTrainer):
     init_data = None
 
     def initialise_chains(self, rbm, rng, start=None):
-        n = self.n_chains or self.batch_size
-        idx = rng.choice(len(self.init_data), n, replace=n > len(self.init_data))
-        super().initialise_chains(rbm, rng, start=self.init_data[idx])
+        if start is None:
+            n = self.n_chains or self.batch_size
+            idx = rng.choice(len(self.init_data), n, replace=n > len(self.init_data))
+            start = self.init_data[idx]
+        super().initialise_chains(rbm, rng, start=start)
 
 
 def _mean_field_weights(X, n_units):
@@ -280,7 +283,7 @@ def fit_ising_model(kind, X, y, *, schedule=None, n_components=None, random_stat
     if schedule is None:
         schedule = ISING_SCHEDULES["small" if N <= 64 else "large"]
     common = dict(visible="spin", optimizer="adam", batch_size=128, n_gibbs_steps=2,
-                  n_temperatures=len(ISING_PT_BETAS), min_beta=float(ISING_PT_BETAS[0]),
+                  n_temperatures=ISING_N_TEMPERATURES, min_beta=ISING_MIN_BETA,
                   warm_start=True, random_state=random_state)
     if kind == "released":
         est = _IsingDisentangledRBM(M, hidden="gaussian", released_hidden="gaussian",
